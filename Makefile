@@ -1,0 +1,38 @@
+# Two commands do all set-up on a fresh Debian 12 machine: `make demo` and `make test`.
+# Both bootstrap (apt packages, venv, pip) once; the stamp makes later runs start in seconds.
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.uqgan-bootstrapped
+PYTEST_ARGS ?=
+
+.PHONY: all bootstrap demo test test-all bench lint clean
+
+all: test
+
+$(STAMP): pyproject.toml constraints.txt scripts/bootstrap.sh
+	VENV=$(VENV) scripts/bootstrap.sh
+	@touch $@
+
+bootstrap: $(STAMP)
+
+## demo: run the main job on the built-in default case
+demo: $(STAMP)
+	$(PY) pipelines/demo.py
+
+## test: the default (fast) suite, < 15 min on 2 cores
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## test-all: everything, slow verification tests included
+test-all: $(STAMP)
+	$(PY) -m pytest -m "" $(PYTEST_ARGS)
+
+## bench: benchmarks (table on stdout, JSON in benchmarks/results/)
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check uqgan tests benchmarks pipelines
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

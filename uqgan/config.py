@@ -1,0 +1,377 @@
+"""Frozen, validated configurations and their TOML form.
+
+A *case* describes one physical problem: the plate, the submodel zone, the material, the load,
+the time integration and the ranges of the conditioning parameters. Every field carries its unit
+in its name (``dt_s``, ``youngs_modulus_pa``). Configs are pydantic v2 models with
+``frozen=True, extra="forbid"``: an unknown key, a wrong type or a value out of range raises
+:class:`ConfigError` with one line per problem naming the field, the bad value and the fix.
+
+Examples
+--------
+>>> from uqgan.config import default_case, case_to_toml, case_from_toml
+>>> case = default_case()
+>>> case.geometry.degree
+2
+>>> case_from_toml(case_to_toml(case)) == case
+True
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "CaseConfig",
+    "ConfigError",
+    "GeometryConfig",
+    "LoadConfig",
+    "MaterialConfig",
+    "ParameterRange",
+    "ParametersConfig",
+    "TimeConfig",
+    "ZoneConfig",
+    "case_from_toml",
+    "case_to_toml",
+    "default_case",
+    "load_case",
+    "write_case",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration is invalid. ``str(err)`` is one line per problem, each naming the field."""
+
+    def __init__(self, problems: list[str], source: str | None = None):
+        self.problems = list(problems)
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__("\n".join(where + p for p in self.problems))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ZoneConfig(_Frozen):
+    """The submodel zone: an axis-aligned rectangle inside the plate, optionally with a hole."""
+
+    x_min_m: NonNegFloat = Field(0.55, description="left edge of the submodel zone [m]")
+    x_max_m: PositiveFloat = Field(0.65, description="right edge of the submodel zone [m]")
+    y_min_m: NonNegFloat = Field(0.08, description="bottom edge of the submodel zone [m]")
+    y_max_m: PositiveFloat = Field(0.16, description="top edge of the submodel zone [m]")
+    hole_radius_m: NonNegFloat = Field(
+        0.0, description="radius of a circular hole at the zone centre [m]; 0 = no hole (needs gmsh if > 0)"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ZoneConfig:
+        if self.x_max_m <= self.x_min_m:
+            raise ValueError(f"x_max_m={self.x_max_m} must be > x_min_m={self.x_min_m}")
+        if self.y_max_m <= self.y_min_m:
+            raise ValueError(f"y_max_m={self.y_max_m} must be > y_min_m={self.y_min_m}")
+        half = 0.5 * min(self.x_max_m - self.x_min_m, self.y_max_m - self.y_min_m)
+        if self.hole_radius_m >= 0.8 * half:
+            raise ValueError(
+                f"hole_radius_m={self.hole_radius_m} must be < {0.8 * half:.4g} "
+                "(80 % of half the zone's smaller side, to leave material around the hole)"
+            )
+        return self
+
+
+class GeometryConfig(_Frozen):
+    """The plate (plane strain), its mesh and the submodel zone."""
+
+    length_m: PositiveFloat = Field(1.0, description="plate length along x [m]")
+    height_m: PositiveFloat = Field(0.25, description="plate height along y [m]; bottom edge clamped")
+    element_size_m: PositiveFloat = Field(
+        0.01, description="element size [m]; see docs/resolution.md for the choice from the wavelength"
+    )
+    degree: int = Field(2, ge=1, le=3, description="Lagrange degree of the displacement (P2 resolves the pulse)")
+    zone: ZoneConfig = Field(default_factory=ZoneConfig)
+
+    @model_validator(mode="after")
+    def _zone_fits(self) -> GeometryConfig:
+        z, h = self.zone, self.element_size_m
+        if not (0 < z.x_min_m and z.x_max_m < self.length_m and 0 < z.y_min_m and z.y_max_m < self.height_m):
+            raise ValueError(
+                f"zone [{z.x_min_m}, {z.x_max_m}] x [{z.y_min_m}, {z.y_max_m}] m must lie strictly inside "
+                f"the plate [0, {self.length_m}] x [0, {self.height_m}] m"
+            )
+        for name, size in (("length_m", self.length_m), ("height_m", self.height_m)):
+            if not _on_grid(size, h):
+                raise ValueError(f"{name}={size} must be a multiple of element_size_m={h}")
+        if z.hole_radius_m == 0:  # structured mesh: the zone's edges must be mesh lines
+            for name in ("x_min_m", "x_max_m", "y_min_m", "y_max_m"):
+                value = getattr(z, name)
+                if not _on_grid(value, h):
+                    raise ValueError(
+                        f"zone.{name}={value} is not on the mesh grid: use a multiple of "
+                        f"element_size_m={h} so the zone's boundary follows element edges"
+                    )
+        return self
+
+    @property
+    def nx(self) -> int:
+        return round(self.length_m / self.element_size_m)
+
+    @property
+    def ny(self) -> int:
+        return round(self.height_m / self.element_size_m)
+
+
+def _on_grid(value: float, h: float) -> bool:
+    return math.isclose(value / h, round(value / h), abs_tol=1e-9)
+
+
+class MaterialConfig(_Frozen):
+    """Linear isotropic elastic material (nominal values; a random field may modulate E)."""
+
+    youngs_modulus_pa: PositiveFloat = Field(210e9, description="Young's modulus E [Pa]")
+    poisson_ratio: float = Field(0.3, gt=-1.0, lt=0.5, description="Poisson's ratio nu, in (-1, 0.5)")
+    density_kg_m3: PositiveFloat = Field(7850.0, description="mass density rho [kg/m^3]")
+    rayleigh_mass_1_per_s: NonNegFloat = Field(0.0, description="Rayleigh damping C = a M + b K: a [1/s]")
+    rayleigh_stiffness_s: NonNegFloat = Field(0.0, description="Rayleigh damping C = a M + b K: b [s]")
+
+
+class LoadConfig(_Frozen):
+    """A pressure pulse on the top edge: half-sine in time, raised-cosine footprint in space."""
+
+    footprint_width_m: PositiveFloat = Field(
+        0.05, description="width of the raised-cosine pressure footprint on the top edge [m]"
+    )
+
+
+class TimeConfig(_Frozen):
+    """Implicit time integration."""
+
+    dt_s: PositiveFloat = Field(1.5e-6, description="time step [s]")
+    n_steps: int = Field(201, ge=1, description="number of time steps")
+    output_stride: int = Field(3, ge=1, description="store the boundary history every output_stride steps")
+    scheme: Literal["newmark", "generalized-alpha"] = Field(
+        "newmark",
+        description='"newmark" (average acceleration: energy conserving) or "generalized-alpha" (damps high frequencies)',
+    )
+    spectral_radius: float = Field(
+        0.8, ge=0.0, le=1.0, description="generalized-alpha high-frequency spectral radius rho_inf in [0, 1]"
+    )
+
+    @property
+    def end_time_s(self) -> float:
+        return self.dt_s * self.n_steps
+
+
+class ParameterRange(_Frozen):
+    """Range of one conditioning parameter (uniform over [low, high] in designs)."""
+
+    low: float = Field(allow_inf_nan=False)
+    high: float = Field(allow_inf_nan=False)
+    nominal: float | None = Field(None, allow_inf_nan=False, description="value of single runs; default midpoint")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ParameterRange:
+        if self.high < self.low:
+            raise ValueError(f"high={self.high} must be >= low={self.low}")
+        if self.nominal is not None and not (self.low <= self.nominal <= self.high):
+            raise ValueError(f"nominal={self.nominal} must lie in [low, high] = [{self.low}, {self.high}]")
+        return self
+
+    @property
+    def nominal_value(self) -> float:
+        return 0.5 * (self.low + self.high) if self.nominal is None else self.nominal
+
+
+#: units of each conditioning parameter (fixed by the physics of the default case)
+PARAMETER_UNITS = {"load_amplitude": "Pa", "load_duration": "s", "load_position": "m"}
+
+
+class ParametersConfig(_Frozen):
+    """Conditioning parameters: what the generator is told. Units: Pa, s, m."""
+
+    load_amplitude: ParameterRange = Field(
+        ParameterRange(low=0.5e6, high=2.0e6, nominal=1.0e6),
+        description="peak pressure of the pulse [Pa]; the response is linear in it",
+    )
+    load_duration: ParameterRange = Field(
+        ParameterRange(low=10e-6, high=30e-6, nominal=20e-6), description="half-sine pulse duration [s]"
+    )
+    load_position: ParameterRange = Field(
+        ParameterRange(low=0.1, high=0.9, nominal=0.3), description="x of the footprint centre on the top edge [m]"
+    )
+
+    @field_validator("load_amplitude", "load_duration")
+    @classmethod
+    def _positive(cls, v: ParameterRange) -> ParameterRange:
+        if v.low <= 0:
+            raise ValueError(f"low={v.low} must be > 0")
+        return v
+
+    def nominal(self) -> dict[str, float]:
+        """The nominal value of every parameter, by name."""
+        return {name: getattr(self, name).nominal_value for name in type(self).model_fields}
+
+
+class CaseConfig(_Frozen):
+    """A complete case: everything the full model and the submodel need."""
+
+    name: str = Field("plate_impact", min_length=1, description="case name (stored with every output)")
+    geometry: GeometryConfig = Field(default_factory=GeometryConfig)
+    material: MaterialConfig = Field(default_factory=MaterialConfig)
+    load: LoadConfig = Field(default_factory=LoadConfig)
+    time: TimeConfig = Field(default_factory=TimeConfig)
+    parameters: ParametersConfig = Field(default_factory=ParametersConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CaseConfig:
+        p, g = self.parameters.load_position, self.geometry
+        half = 0.5 * self.load.footprint_width_m
+        if p.low - half < 0 or p.high + half > g.length_m:
+            raise ValueError(
+                f"parameters.load_position [{p.low}, {p.high}] m with footprint_width_m="
+                f"{self.load.footprint_width_m} puts the footprint off the top edge [0, {g.length_m}] m"
+            )
+        return self
+
+    def check_parameters(self, values: dict[str, float]) -> dict[str, float]:
+        """Validate one parameter point against the declared ranges; returns a plain float dict."""
+        names = list(type(self.parameters).model_fields)
+        unknown = sorted(set(values) - set(names))
+        missing = sorted(set(names) - set(values))
+        problems = [f"parameter {u!r} is unknown: allowed are {names}" for u in unknown]
+        problems += [f"parameter {m!r} is missing: give all of {names}" for m in missing]
+        out = {}
+        for name in names:
+            if name not in values:
+                continue
+            v, r = float(values[name]), getattr(self.parameters, name)
+            if not (math.isfinite(v) and r.low <= v <= r.high):
+                problems.append(f"parameters.{name}={v}: must lie in [{r.low}, {r.high}] {PARAMETER_UNITS[name]}")
+            out[name] = v
+        if problems:
+            raise ConfigError(problems)
+        return out
+
+
+def default_case() -> CaseConfig:
+    """The built-in default case: a steel plate struck on its top edge (see docs/default_case.md)."""
+    return CaseConfig()
+
+
+# --------------------------------------------------------------------------------------------
+# TOML in and out
+
+
+def _format_errors(err: ValidationError) -> list[str]:
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"]) or "<case>"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{loc}: unknown key (remove it or fix its spelling; `uqgan init` writes every allowed key)")
+        elif e["type"] == "missing":
+            lines.append(f"{loc}: required key is missing")
+        else:
+            lines.append(f"{loc}={e['input']!r}: {msg}")
+    return lines
+
+
+def case_from_dict(data: dict[str, Any], *, source: str | None = None) -> CaseConfig:
+    """Build and validate a case from plain data (as parsed from TOML)."""
+    try:
+        return CaseConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err), source) from None
+
+
+def case_from_toml(text: str, *, source: str | None = None) -> CaseConfig:
+    """Parse and validate a case from TOML text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([f"not valid TOML: {err}"], source) from None
+    return case_from_dict(data, source=source)
+
+
+def load_case(path: str | Path) -> CaseConfig:
+    """Read and validate a case TOML file.
+
+    Raises
+    ------
+    ConfigError
+        One line per problem, naming the field, the bad value and what is allowed.
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"case file {path} does not exist (write the default one with `uqgan init DIR`)")
+    return case_from_toml(path.read_text(), source=str(path))
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def case_to_toml(case: CaseConfig, *, comments: bool = True) -> str:
+    """Write a case as TOML, each key commented with its description and unit."""
+    lines: list[str] = []
+    if comments:
+        lines += [
+            "# uqgan case file. Units are in the key names (_m, _s, _pa, ...).",
+            "# Validate with `uqgan check CASE.toml`; see docs/case_reference.md.",
+            "",
+        ]
+
+    def emit(model: BaseModel, table: str) -> None:
+        fields = type(model).model_fields
+        scalars = [(k, f) for k, f in fields.items() if not isinstance(getattr(model, k), BaseModel)]
+        tables = [(k, f) for k, f in fields.items() if isinstance(getattr(model, k), BaseModel)]
+        if table and (scalars or not tables):
+            lines.append(f"[{table}]")
+            if comments and type(model).__doc__:
+                lines.append(f"# {type(model).__doc__.strip().splitlines()[0]}")
+        for key, f in scalars:
+            value = getattr(model, key)
+            if value is None:
+                if comments:
+                    lines.append(f"# {key} = ...  ({f.description})")
+                continue
+            text = f"{key} = {_toml_value(value)}"
+            if comments and f.description:
+                text = f"{text:<40} # {f.description}"
+            lines.append(text)
+        if table and scalars:
+            lines.append("")
+        for key, f in tables:
+            sub = f"{table}.{key}" if table else key
+            if comments and f.description and isinstance(getattr(model, key), ParameterRange):
+                lines.append(f"# {key}: {f.description}")
+            emit(getattr(model, key), sub)
+
+    emit(case, "")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_case(case: CaseConfig, path: str | Path) -> Path:
+    """Write ``case`` to ``path`` as commented TOML, atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(case_to_toml(case))
+    tmp.replace(path)
+    return path

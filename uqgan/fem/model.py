@@ -1,0 +1,298 @@
+"""The full model of a case: a plane-strain plate with a tagged submodel zone.
+
+Built from a :class:`~uqgan.config.CaseConfig` through the thin dolfinx layer
+(:mod:`uqgan.fem._dolfinx`); everything here is numpy/scipy. Units: SI (m, s, Pa, N/m).
+
+Examples
+--------
+>>> from uqgan.config import default_case
+>>> from uqgan.fem import PlateModel
+>>> model = PlateModel(default_case())                      # doctest: +SKIP
+>>> sol = model.solve({"load_amplitude": 1e6, "load_duration": 2e-5, "load_position": 0.3})  # doctest: +SKIP
+>>> sol.u_bc.shape                                           # doctest: +SKIP
+(68, 72, 2)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from ..config import CaseConfig
+from ..physics import half_sine_pulse
+from ..qoi import ZoneQoI
+from ..timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy, scipy_lu
+from . import _dolfinx as backend
+
+__all__ = ["FullSolution", "PlateModel", "Zone"]
+
+logger = logging.getLogger(__name__)
+
+#: nodes of two meshes match when closer than this fraction of the element size
+MATCH_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class FullSolution:
+    """One full-model run: what a campaign keeps of it.
+
+    Attributes
+    ----------
+    parameters : dict of the conditioning parameters (Pa, s, m)
+    time_s : (n_out,) output times [s]
+    u_bc : (n_out, n_bc, 2) displacement history on the zone boundary nodes [m]
+    qoi : dict of zone QoIs (see :data:`uqgan.qoi.QOI_SPECS`)
+    energy_j_per_m : (n_out,) total mechanical energy of the plate [J/m]
+    u_zone : (n_out, n_zone_nodes, 2) zone displacement history [m], if asked for
+    wall_time_s : solve time, assembly and factorisation included [s]
+    """
+
+    parameters: dict[str, float]
+    time_s: np.ndarray
+    u_bc: np.ndarray
+    qoi: dict[str, float]
+    energy_j_per_m: np.ndarray
+    u_zone: np.ndarray | None = None
+    wall_time_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Zone:
+    """The submodel zone as seen from the full model."""
+
+    cells: np.ndarray  # (n_zone_cells,) cells of the full mesh in the zone
+    space: backend.VectorSpace  # P_k space on the zone's submesh (the restriction of the full mesh)
+    cell_map: np.ndarray  # (n_zone_cells,) zone-mesh cell -> full-mesh cell
+    full_nodes: np.ndarray  # (n_zone_nodes,) zone-space node -> full-space node
+    boundary_nodes: np.ndarray  # (n_bc,) full-space nodes on the zone boundary, ordered along it
+    boundary_zone_nodes: np.ndarray  # (n_bc,) the same nodes in the zone space
+    area_fraction: float
+
+    @property
+    def boundary_coords(self) -> np.ndarray:
+        return self.space.node_coords[self.boundary_zone_nodes]
+
+
+def _order_along_perimeter(coords: np.ndarray, centre: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Order points of a star-shaped closed curve counter-clockwise, starting nearest ``start``."""
+    ang = np.arctan2(coords[:, 1] - centre[1], coords[:, 0] - centre[0])
+    a0 = np.arctan2(start[1] - centre[1], start[0] - centre[0])
+    return np.argsort(np.mod(ang - a0 + 1e-12, 2 * np.pi), kind="stable")
+
+
+def match_nodes(source: np.ndarray, target: np.ndarray, tol: float) -> np.ndarray:
+    """Index into ``target`` of each point of ``source`` (both ``(n, 2)`` [m]); error if any is off."""
+    dist, idx = cKDTree(target).query(source)
+    bad = np.flatnonzero(dist > tol)
+    if bad.size:
+        p = source[bad[0]]
+        raise ValueError(
+            f"{bad.size} node(s) match no node within {tol:.3g} m, first at ({p[0]:.6g}, {p[1]:.6g}) m "
+            f"(nearest at {dist[bad[0]]:.3g} m): the meshes do not coincide there"
+        )
+    return idx
+
+
+class PlateModel:
+    """Full model of a case: mesh, operators, zone, and :meth:`solve`.
+
+    Parameters
+    ----------
+    case
+        The case.
+    solver
+        ``"petsc"`` (PETSc's LU, fastest measured here) or ``"scipy"`` (SuperLU).
+    """
+
+    def __init__(self, case: CaseConfig, *, solver: str = "petsc"):
+        if solver not in ("petsc", "scipy"):
+            raise ValueError(f"solver={solver!r}: must be 'petsc' or 'scipy'")
+        t0 = time.perf_counter()
+        self.case = case
+        self._factorize = backend.petsc_lu if solver == "petsc" else scipy_lu
+        g, mat = case.geometry, case.material
+        if g.zone.hole_radius_m > 0:
+            from ._gmsh import plate_with_hole
+
+            points, triangles = plate_with_hole(g)
+            self.mesh = backend.mesh_from_arrays(points, triangles)
+        else:
+            self.mesh = backend.rectangle_mesh(g.length_m, g.height_m, g.nx, g.ny)
+        self.space = backend.vector_space(self.mesh, g.degree)
+        self.n_cells = backend.num_cells(self.mesh)
+        self.assembler = backend.Assembler(self.space, density_kg_m3=mat.density_kg_m3, poisson_ratio=mat.poisson_ratio)
+        self.M = self.assembler.mass()
+        self._K_nominal: sp.csr_matrix | None = None
+        self._integrator_nominal: NewmarkIntegrator | None = None
+
+        tol = 1e-6 * g.element_size_m
+        clamp = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1]) < tol)
+        self.clamped_dofs = backend.raw_dofs(backend.nodes_on_facets(self.space, clamp))
+        self.top_facets = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
+        self.zone = self._build_zone()
+        self.time_scheme = TimeScheme.from_name(case.time.scheme, case.time.spectral_radius)
+        logger.info("full model: %d dofs, %d cells, zone %d dofs (%.1f %% of the area), %d boundary nodes; built in %.2f s",
+                    self.n_dofs, self.n_cells, self.zone.space.n_dofs, 100 * self.zone.area_fraction,
+                    self.zone.boundary_nodes.size, time.perf_counter() - t0)
+
+    # --------------------------------------------------------------------------------------------
+    @property
+    def n_dofs(self) -> int:
+        return self.space.n_dofs
+
+    @property
+    def output_steps(self) -> np.ndarray:
+        t = self.case.time
+        return np.arange(0, t.n_steps + 1, t.output_stride)
+
+    @property
+    def output_times(self) -> np.ndarray:
+        return self.output_steps * self.case.time.dt_s
+
+    @property
+    def cell_midpoints(self) -> np.ndarray:
+        return backend.cell_midpoints(self.mesh)
+
+    def _build_zone(self) -> Zone:
+        g = self.case.geometry
+        z = g.zone
+        mid = backend.cell_midpoints(self.mesh)
+        centre = np.array([0.5 * (z.x_min_m + z.x_max_m), 0.5 * (z.y_min_m + z.y_max_m)])
+        cells = np.flatnonzero((mid[:, 0] > z.x_min_m) & (mid[:, 0] < z.x_max_m)
+                               & (mid[:, 1] > z.y_min_m) & (mid[:, 1] < z.y_max_m)).astype(np.int32)
+        if cells.size == 0:
+            raise ValueError("the zone contains no cell: refine geometry.element_size_m or enlarge the zone")
+        sub, cell_map = backend.submesh(self.mesh, cells)
+        zspace = backend.vector_space(sub, g.degree)
+        tol = MATCH_TOLERANCE * g.element_size_m
+        full_nodes = match_nodes(zspace.node_coords, self.space.node_coords, tol)
+        bnodes = backend.nodes_on_facets(self.space, backend.interface_facets(self.mesh, cells))
+        bcoords = self.space.node_coords[bnodes]
+        order = _order_along_perimeter(bcoords, centre, np.array([z.x_min_m, z.y_min_m]))
+        bnodes = bnodes[order]
+        bz = match_nodes(self.space.node_coords[bnodes], zspace.node_coords, tol)
+        plate_area = g.length_m * g.height_m
+        zone_area = (z.x_max_m - z.x_min_m) * (z.y_max_m - z.y_min_m) - np.pi * z.hole_radius_m**2
+        return Zone(cells=cells, space=zspace, cell_map=np.asarray(cell_map, dtype=np.int64), full_nodes=full_nodes,
+                    boundary_nodes=bnodes, boundary_zone_nodes=bz, area_fraction=zone_area / plate_area)
+
+    # --------------------------------------------------------------------------------------------
+    def youngs_modulus_cells(self, youngs_modulus=None) -> np.ndarray:
+        """Young's modulus per cell ``(n_cells,)`` [Pa]: the nominal one where None is given."""
+        if youngs_modulus is None:
+            return np.full(self.n_cells, self.case.material.youngs_modulus_pa)
+        E = np.asarray(youngs_modulus, dtype=float)
+        if E.shape != (self.n_cells,):
+            raise ValueError(f"youngs_modulus has shape {E.shape}: give one value per cell, ({self.n_cells},)")
+        if not (np.all(np.isfinite(E)) and np.all(E > 0)):
+            raise ValueError("youngs_modulus must be finite and > 0 in every cell")
+        return E
+
+    def integrator(self, youngs_modulus=None) -> NewmarkIntegrator:
+        """The factorised time integrator for a Young's-modulus field (cached for the nominal one)."""
+        if youngs_modulus is None and self._integrator_nominal is not None:
+            return self._integrator_nominal
+        K = self.assembler.stiffness(self.youngs_modulus_cells(youngs_modulus))
+        mat = self.case.material
+        integ = NewmarkIntegrator(self.M, K, dt=self.case.time.dt_s, scheme=self.time_scheme,
+                                  constrained_dofs=self.clamped_dofs,
+                                  rayleigh=(mat.rayleigh_mass_1_per_s, mat.rayleigh_stiffness_s),
+                                  factorize=self._factorize)
+        if youngs_modulus is None:
+            self._integrator_nominal = integ
+        return integ
+
+    def zone_qoi(self, youngs_modulus=None, *, batch: int | None = None) -> ZoneQoI:
+        """A fresh QoI accumulator for the zone, with the zone's material."""
+        E_zone = self.youngs_modulus_cells(youngs_modulus)[self.zone.cell_map]
+        S, point_cells = self._zone_strain_operator()
+        zone_asm = self._zone_assembler()
+        K_zone = zone_asm.stiffness(E_zone)
+        return ZoneQoI(S, E_zone[point_cells], self.case.material.poisson_ratio, K_zone, batch=batch)
+
+    def _zone_strain_operator(self):
+        if not hasattr(self, "_strain_op"):
+            self._strain_op = backend.strain_operator(self.zone.space)
+        return self._strain_op
+
+    def _zone_assembler(self):
+        if not hasattr(self, "_zone_asm"):
+            mat = self.case.material
+            self._zone_asm = backend.Assembler(self.zone.space, density_kg_m3=mat.density_kg_m3,
+                                               poisson_ratio=mat.poisson_ratio)
+        return self._zone_asm
+
+    def unit_load(self, position_m: float) -> np.ndarray:
+        """Load vector [N/m] of the footprint at ``position_m`` with unit peak pressure (1 Pa)."""
+        return self.assembler.pressure_load(self.top_facets, centre_m=position_m,
+                                            width_m=self.case.load.footprint_width_m, axis=0)
+
+    # --------------------------------------------------------------------------------------------
+    def solve(self, parameters: dict[str, float] | None = None, *, youngs_modulus=None,
+              keep_zone_history: bool = False, keep_full_history: bool = False) -> FullSolution:
+        """Run the full model for one parameter point and one Young's-modulus field.
+
+        Parameters
+        ----------
+        parameters
+            ``load_amplitude`` [Pa], ``load_duration`` [s], ``load_position`` [m]; None = nominal.
+        youngs_modulus
+            ``(n_cells,)`` Young's modulus per cell [Pa]; None = the nominal constant.
+        keep_zone_history
+            Also return the zone displacement at the output times (``u_zone``).
+        keep_full_history
+            Keep the full displacement at the output times in ``extra["u_full"]`` (for ParaView).
+        """
+        t0 = time.perf_counter()
+        params = self.case.check_parameters(parameters if parameters is not None else self.case.parameters.nominal())
+        integ = self.integrator(youngs_modulus)
+        qoi = self.zone_qoi(youngs_modulus)
+        F = self.unit_load(params["load_position"])
+        amp, dur = params["load_amplitude"], params["load_duration"]
+
+        def force(t: float) -> np.ndarray:
+            p = float(half_sine_pulse(t, amp, dur))
+            return F * p if p else np.zeros_like(F)
+
+        steps = set(self.output_steps.tolist())
+        n_out = len(steps)
+        zone_dofs = backend.raw_dofs(self.zone.full_nodes)
+        bc_dofs = backend.raw_dofs(self.zone.boundary_nodes)
+        u_bc = np.empty((n_out, bc_dofs.size))
+        energy = np.empty(n_out)
+        u_zone = np.empty((n_out, zone_dofs.size)) if keep_zone_history else None
+        u_full = np.empty((n_out, self.n_dofs)) if keep_full_history else None
+        counter = iter(range(n_out))
+
+        def observer(k, t, u, v, a):
+            qoi.update(u[zone_dofs])
+            if k in steps:
+                i = next(counter)
+                u_bc[i] = u[bc_dofs]
+                energy[i] = mechanical_energy(integ.M, integ.K, u, v)
+                if u_zone is not None:
+                    u_zone[i] = u[zone_dofs]
+                if u_full is not None:
+                    u_full[i] = u
+
+        integ.run(self.case.time.n_steps, force=force, observer=observer)
+        wall = time.perf_counter() - t0
+        logger.debug("full solve %s in %.2f s", params, wall)
+        return FullSolution(
+            parameters=params, time_s=self.output_times, u_bc=u_bc.reshape(n_out, -1, 2), qoi=qoi.result(),
+            energy_j_per_m=energy, u_zone=None if u_zone is None else u_zone.reshape(n_out, -1, 2),
+            wall_time_s=wall, extra={} if u_full is None else {"u_full": u_full},
+        )
+
+    def write_xdmf(self, path: str | Path, solution: FullSolution) -> Path:
+        """Write a solution's full displacement history (needs ``keep_full_history=True``) for ParaView."""
+        if "u_full" not in solution.extra:
+            raise ValueError("solution has no full history: solve with keep_full_history=True")
+        return backend.write_xdmf(self.space, path, solution.time_s, solution.extra["u_full"])

@@ -1,0 +1,85 @@
+"""Quantities of interest in the submodel zone, from zone displacements (pure numpy).
+
+The full model and the submodel both feed their zone displacement at every time step to one
+:class:`ZoneQoI`, so the two compute the same numbers the same way. Plane strain; QoIs per unit
+thickness where extensive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .physics import lame_parameters, plane_strain_von_mises
+
+__all__ = ["QOI_SPECS", "QoISpec", "ZoneQoI"]
+
+
+@dataclass(frozen=True)
+class QoISpec:
+    name: str
+    units: str
+    long_name: str
+
+
+#: the zone QoIs, in the order they are stored (dataset variables are ``qoi_<name>``)
+QOI_SPECS: tuple[QoISpec, ...] = (
+    QoISpec("peak_von_mises", "Pa", "space-time maximum of the von Mises stress in the zone"),
+    QoISpec("peak_displacement", "m", "space-time maximum of the displacement magnitude in the zone"),
+    QoISpec("peak_strain_energy", "J/m", "maximum over time of the zone's strain energy per unit thickness"),
+)
+
+
+class ZoneQoI:
+    """Running space-time maxima of zone QoIs; call :meth:`update` at every time step.
+
+    Parameters
+    ----------
+    strain_operator
+        ``(3 P, n)`` sparse: zone dofs -> ``(ε_xx, ε_yy, 2ε_xy)`` at P points (cell vertices).
+    point_youngs_modulus_pa
+        ``(P,)`` Young's modulus at each point [Pa].
+    poisson_ratio
+        ν of the zone's material.
+    stiffness
+        ``(n, n)`` zone stiffness matrix [N/m]: strain energy ``½ uᵀKu``.
+    batch
+        Number of simultaneous runs (columns of ``u``), or None for one.
+    """
+
+    def __init__(self, strain_operator: sp.spmatrix, point_youngs_modulus_pa, poisson_ratio: float,
+                 stiffness: sp.spmatrix, *, batch: int | None = None):
+        self.S = sp.csr_matrix(strain_operator)
+        self.K = sp.csr_matrix(stiffness)
+        P = self.S.shape[0] // 3
+        lam, mu = lame_parameters(np.broadcast_to(point_youngs_modulus_pa, (P,)), poisson_ratio)
+        self._lam, self._mu, self._nu = lam, mu, float(poisson_ratio)
+        if batch is not None:
+            self._lam, self._mu = lam[:, None], mu[:, None]
+        shape = () if batch is None else (int(batch),)
+        self.peak_von_mises = np.zeros(shape)
+        self.peak_displacement = np.zeros(shape)
+        self.peak_strain_energy = np.zeros(shape)
+
+    def von_mises(self, u: np.ndarray) -> np.ndarray:
+        """Von Mises stress [Pa] at the points, ``(P,)`` or ``(P, batch)``."""
+        e = (self.S @ u).reshape(-1, 3, *u.shape[1:])
+        exx, eyy, gxy = e[:, 0], e[:, 1], e[:, 2]
+        lam, mu = self._lam, self._mu
+        tr = exx + eyy
+        return plane_strain_von_mises(lam * tr + 2 * mu * exx, lam * tr + 2 * mu * eyy, mu * gxy, self._nu)
+
+    def update(self, u: np.ndarray) -> None:
+        """Fold one time step's zone displacement ``(n,)`` or ``(n, batch)`` [m] into the maxima."""
+        np.maximum(self.peak_von_mises, self.von_mises(u).max(axis=0), out=self.peak_von_mises)
+        mag = np.sqrt((u.reshape(-1, 2, *u.shape[1:]) ** 2).sum(axis=1))
+        np.maximum(self.peak_displacement, mag.max(axis=0), out=self.peak_displacement)
+        energy = 0.5 * np.einsum("i...,i...->...", u, self.K @ u)
+        np.maximum(self.peak_strain_energy, energy, out=self.peak_strain_energy)
+
+    def result(self) -> dict[str, np.ndarray | float]:
+        """The QoIs by name (floats for one run, ``(batch,)`` arrays for a batch)."""
+        out = {s.name: getattr(self, s.name).copy() for s in QOI_SPECS}
+        return {k: (float(v) if v.ndim == 0 else v) for k, v in out.items()}
