@@ -49,8 +49,8 @@ class TimeScheme:
     alpha_f: float = 0.0
 
     def __post_init__(self):
-        if not (0 < self.beta <= 0.5 and 0 < self.gamma <= 1):
-            raise ValueError(f"TimeScheme beta={self.beta}, gamma={self.gamma}: need 0 < beta <= 1/2, 0 < gamma <= 1")
+        if not (self.beta > 0 and self.gamma > 0):
+            raise ValueError(f"TimeScheme beta={self.beta}, gamma={self.gamma}: need beta > 0 and gamma > 0")
         if not (self.alpha_m < 1 and 0 <= self.alpha_f < 1):
             raise ValueError(f"TimeScheme alpha_m={self.alpha_m}, alpha_f={self.alpha_f}: need alpha_m < 1, 0 <= alpha_f < 1")
 

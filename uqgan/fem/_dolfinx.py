@@ -212,17 +212,19 @@ class Assembler:
         self.E.x.array[:] = values
         return _to_scipy(dolfinx.fem.petsc.assemble_matrix(self._k_form))
 
-    def pressure_load(self, facets: np.ndarray, *, centre_m: float, width_m: float, axis: int = 0,
-                      quadrature_degree: int = 8) -> np.ndarray:
+    def pressure_load(self, facets: np.ndarray, *, centre_m: float | None = None, width_m: float | None = None,
+                      axis: int = 0, quadrature_degree: int = 8) -> np.ndarray:
         """Load vector [N/m] of a unit-peak pressure pushing into the body on ``facets``.
 
         The pressure is ``cos²(π (s - centre) / width)`` for ``|s - centre| < width/2`` along
-        coordinate ``axis`` of the facet (see :func:`uqgan.physics.raised_cosine_footprint`);
-        traction ``t = -p n``. The footprint is smooth, so a high quadrature degree integrates it
-        accurately whatever its position relative to the mesh.
+        coordinate ``axis`` of the facet (see :func:`uqgan.physics.raised_cosine_footprint`), or
+        uniform (1 Pa) when ``centre_m`` is None; traction ``t = -p n``. The footprint is smooth,
+        so a high quadrature degree integrates it accurately whatever its position on the mesh.
         """
         dolfinx, ufl, _ = _modules()
-        key = (tuple(np.asarray(facets).tolist()), axis, quadrature_degree)
+        if centre_m is None:
+            centre_m, width_m = 0.0, np.inf
+        key = (tuple(np.asarray(facets).tolist()), axis, quadrature_degree, bool(np.isinf(width_m)))
         if key not in self._load_forms:
             mesh = self.space.V.mesh
             fdim = mesh.topology.dim - 1
@@ -232,13 +234,18 @@ class Assembler:
             c = dolfinx.fem.Constant(mesh, 0.0)
             w = dolfinx.fem.Constant(mesh, 1.0)
             x = ufl.SpatialCoordinate(mesh)
-            s = (x[axis] - c) / w
-            p = ufl.conditional(ufl.lt(abs(s), 0.5), ufl.cos(np.pi * s) ** 2, 0.0)
+            if key[-1]:
+                p = 1.0
+            else:
+                s = (x[axis] - c) / w
+                p = ufl.conditional(ufl.lt(abs(s), 0.5), ufl.cos(np.pi * s) ** 2, 0.0)
             n = ufl.FacetNormal(mesh)
             form = dolfinx.fem.form(-p * ufl.inner(n, self._v) * ds(1))
             self._load_forms[key] = (form, c, w)
         form, c, w = self._load_forms[key]
-        c.value, w.value = float(centre_m), float(width_m)
+        c.value = float(centre_m)
+        if np.isfinite(width_m):
+            w.value = float(width_m)
         vec = dolfinx.fem.petsc.assemble_vector(form)
         from petsc4py import PETSc
 
