@@ -178,7 +178,7 @@ class PlateModel:
         order = _order_along_perimeter(bcoords, centre, np.array([z.x_min_m, z.y_min_m]))
         bnodes = bnodes[order]
         bz = match_nodes(self.space.node_coords[bnodes], zspace.node_coords, tol)
-        plate_area = g.length_m * g.height_m
+        plate_area = g.length_m * g.height_m - np.pi * z.hole_radius_m**2  # the hole is no material
         zone_area = (z.x_max_m - z.x_min_m) * (z.y_max_m - z.y_min_m) - np.pi * z.hole_radius_m**2
         return Zone(cells=cells, space=zspace, cell_map=np.asarray(cell_map, dtype=np.int64), full_nodes=full_nodes,
                     boundary_nodes=bnodes, boundary_zone_nodes=bz, area_fraction=zone_area / plate_area)
