@@ -129,7 +129,8 @@ class GeometryConfig(_Frozen):
 
 
 def _on_grid(value: float, h: float) -> bool:
-    return math.isclose(value / h, round(value / h), abs_tol=1e-9)
+    q = value / h
+    return math.isfinite(q) and math.isclose(q, round(q), abs_tol=1e-9)
 
 
 class MaterialConfig(_Frozen):
@@ -251,7 +252,13 @@ class CaseConfig(_Frozen):
         for name in names:
             if name not in values:
                 continue
-            v, r = float(values[name]), getattr(self.parameters, name)
+            r = getattr(self.parameters, name)
+            try:
+                v = float(values[name])
+            except (TypeError, ValueError):
+                problems.append(f"parameters.{name}={values[name]!r}: not a number; must lie in "
+                                f"[{r.low}, {r.high}] {PARAMETER_UNITS[name]}")
+                continue
             if not (math.isfinite(v) and r.low <= v <= r.high):
                 problems.append(f"parameters.{name}={v}: must lie in [{r.low}, {r.high}] {PARAMETER_UNITS[name]}")
             out[name] = v
@@ -278,6 +285,8 @@ def _format_errors(err: ValidationError) -> list[str]:
             lines.append(f"{loc}: unknown key (remove it or fix its spelling; `uqgan init` writes every allowed key)")
         elif e["type"] == "missing":
             lines.append(f"{loc}: required key is missing")
+        elif isinstance(e["input"], dict):  # a whole table failed a cross-field check: the message names the keys
+            lines.append(f"{loc}: {msg}")
         else:
             lines.append(f"{loc}={e['input']!r}: {msg}")
     return lines

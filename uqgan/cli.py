@@ -1,0 +1,397 @@
+"""The ``uqgan`` command line: parse, build configs, call the library.
+
+No logic lives here (see STYLE.md). Every command maps the library's :class:`ConfigError` and a
+missing file to one message line per problem on stderr and exit code 2; an optional dependency
+that cannot be imported (dolfinx for ``solve``) gives exit code 1 with its install hint.
+
+Examples
+--------
+::
+
+    uqgan init my_case            # writes my_case/case.toml (the default case, commented)
+    uqgan check my_case/case.toml # validates it and prints a summary
+    uqgan solve my_case/case.toml --set load_position=0.5 --out run.json --xdmf run.xdmf
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .config import PARAMETER_UNITS, ConfigError, default_case, load_case, write_case
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import CaseConfig
+
+__all__ = ["app", "main"]
+
+logger = logging.getLogger(__name__)
+
+#: exit code of bad user input (bad case file, bad option value, refused overwrite)
+EXIT_USAGE = 2
+#: exit code of a missing optional dependency
+EXIT_ENVIRONMENT = 1
+
+#: loggers of the FEniCSx JIT (ffcx, UFL, and distutils/setuptools building the C extensions)
+_NOISY_LOGGERS = (
+    "ffcx",
+    "UFL",
+    "UFL_LEGACY",
+    "ufl",
+    "dijitso",
+    "compilers",
+    "distutils",
+    "setuptools",
+)
+
+# help texts use rich markup: a literal unit is written "\\[s]" (rich would read "[s]" as a style)
+app = typer.Typer(
+    name="uqgan",
+    help="Uncertainty quantification in a submodel zone under fast dynamics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+# ------------------------------------------------------------------------------------------------
+# logging and errors
+
+
+class _OwnHandler(logging.StreamHandler):
+    """The handler the CLI installs on the root logger (so repeated invocations replace it)."""
+
+
+class _OnlyUqganBelowWarning(logging.Filter):
+    """Let other libraries' records through only from WARNING up (the FEniCSx JIT logs its
+    compiler calls at INFO on the root logger)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.split(".")[0] == "uqgan"
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    """Install one stderr handler on the root logger: WARNING by default, ERROR with ``-q``,
+    uqgan's INFO with ``-v``, everything (FEniCSx JIT included) at DEBUG with ``-vv``."""
+    if quiet:
+        level = logging.ERROR
+    elif verbose >= 2:
+        level = logging.DEBUG
+    elif verbose == 1:
+        level = logging.INFO
+    else:
+        level = logging.WARNING
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if isinstance(h, _OwnHandler)]:
+        root.removeHandler(h)
+    handler = _OwnHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if verbose < 2:
+        handler.addFilter(_OnlyUqganBelowWarning())
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+
+
+def _fail(lines: str | list[str], code: int = EXIT_USAGE) -> typer.Exit:
+    """Print ``lines`` to stderr (no wrapping, no traceback) and return the Exit to raise."""
+    for line in [lines] if isinstance(lines, str) else lines:
+        typer.echo(f"error: {line}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Map the library's input errors to messages on stderr and exit code 2."""
+    try:
+        yield
+    except ConfigError as err:
+        raise _fail(str(err).splitlines()) from None
+    except (
+        FileNotFoundError,
+        FileExistsError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+    ) as err:
+        raise _fail(str(err)) from None
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"uqgan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="More log output on stderr: -v shows uqgan's progress (INFO), -vv everything "
+            "at DEBUG, FEniCSx JIT compilation included.",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Log only errors (results are still printed).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the uqgan version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """uqgan: FEniCSx full-model campaigns, generative models of zone-boundary histories and fast
+    submodel Monte Carlo. Units are SI (m, s, Pa)."""
+    _configure_logging(verbose, quiet)
+
+
+# ------------------------------------------------------------------------------------------------
+# init
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="Directory to write case.toml into (created if missing)."
+        ),
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Overwrite an existing DIR/case.toml.")
+    ] = False,
+) -> None:
+    """Write the default case, every key commented with its unit, to DIR/case.toml."""
+    path = directory / "case.toml"
+    with _user_errors():
+        if path.exists() and not force:
+            raise _fail(f"{path} exists: pass --force to overwrite it")
+        directory.mkdir(parents=True, exist_ok=True)
+        written = write_case(default_case(), path)
+    typer.echo(str(written))
+
+
+# ------------------------------------------------------------------------------------------------
+# check
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _case_summary(case: CaseConfig) -> list[tuple[str, str, str]]:
+    """Rows ``(quantity, value, unit)`` describing a case (presentation only)."""
+    from rich.markup import escape
+
+    from .physics import wave_speeds
+
+    g, z, t, mat = case.geometry, case.geometry.zone, case.time, case.material
+    zone_area = (z.x_max_m - z.x_min_m) * (z.y_max_m - z.y_min_m) - math.pi * z.hole_radius_m**2
+    c_p, c_s = (
+        float(c) for c in wave_speeds(mat.youngs_modulus_pa, mat.poisson_ratio, mat.density_kg_m3)
+    )
+    shortest = case.parameters.load_duration.low
+    rows = [
+        ("case", escape(case.name), ""),
+        ("plate (length x height)", f"{_fmt(g.length_m)} x {_fmt(g.height_m)}", "m"),
+        ("element size", _fmt(g.element_size_m), "m"),
+        ("degree", f"P{g.degree}", ""),
+        ("cells nx x ny", f"{g.nx} x {g.ny}", ""),
+        ("zone x", f"[{_fmt(z.x_min_m)}, {_fmt(z.x_max_m)}]", "m"),
+        ("zone y", f"[{_fmt(z.y_min_m)}, {_fmt(z.y_max_m)}]", "m"),
+        ("zone area fraction", f"{100 * zone_area / (g.length_m * g.height_m):.2f}", "%"),
+        ("hole radius", _fmt(z.hole_radius_m), "m"),
+        ("dt", _fmt(t.dt_s), "s"),
+        ("n_steps", str(t.n_steps), ""),
+        ("end time", _fmt(t.end_time_s), "s"),
+        ("output stride", str(t.output_stride), "steps"),
+        (
+            "scheme",
+            t.scheme if t.scheme == "newmark" else f"{t.scheme} (rho_inf={t.spectral_radius})",
+            "",
+        ),
+    ]
+    for name in type(case.parameters).model_fields:
+        r = getattr(case.parameters, name)
+        rows.append(
+            (
+                f"{name} range (nominal)",
+                f"[{_fmt(r.low)}, {_fmt(r.high)}] ({_fmt(r.nominal_value)})",
+                PARAMETER_UNITS[name],
+            )
+        )
+    rows += [
+        ("P-wave speed c_p", _fmt(c_p), "m/s"),
+        ("S-wave speed c_s", _fmt(c_s), "m/s"),
+        # c_s * T_min / h: elements across the shortest shear wavelength the pulse excites
+        ("elements per shortest S wavelength", _fmt(c_s * shortest / g.element_size_m), ""),
+    ]
+    return rows
+
+
+@app.command()
+def check(
+    case_file: Annotated[Path, typer.Argument(metavar="CASE.toml", help="Case file to validate.")],
+) -> None:
+    """Validate a case file and print a summary (no FEniCSx needed)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    with _user_errors():
+        case = load_case(case_file)
+    table = Table(title=escape(f"{case_file}: valid"))
+    for col in ("quantity", "value", "unit"):
+        table.add_column(col)
+    for row in _case_summary(case):
+        table.add_row(*row)
+    _console().print(table)
+
+
+# ------------------------------------------------------------------------------------------------
+# solve
+
+
+def _parse_assignments(assignments: list[str], case: CaseConfig) -> dict[str, float]:
+    """``["NAME=VALUE", ...]`` over the nominal parameters, checked against the case's ranges.
+
+    Raises
+    ------
+    ConfigError
+        One line per bad assignment, naming the parameter and its allowed range.
+    """
+    names = list(type(case.parameters).model_fields)
+    values: dict[str, Any] = case.parameters.nominal()
+    problems = []
+    for text in assignments:
+        name, sep, value = text.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            problems.append(f"--set {text!r}: expected NAME=VALUE with NAME one of {names}")
+            continue
+        try:
+            values[name] = float(value)
+        except ValueError:
+            values[name] = value  # check_parameters names the parameter and its range
+    try:
+        params = case.check_parameters(values)
+    except ConfigError as err:
+        problems += err.problems
+    if problems:
+        raise ConfigError(problems)
+    return params
+
+
+@app.command()
+def solve(
+    case_file: Annotated[Path, typer.Argument(metavar="CASE.toml", help="Case file.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            "-s",
+            metavar="NAME=VALUE",
+            help="Override a nominal parameter (repeatable): load_amplitude \\[Pa], "
+            "load_duration \\[s], load_position \\[m]; must lie in the case's range.",
+        ),
+    ] = None,
+    xdmf: Annotated[
+        Path | None,
+        typer.Option(help="Write the full displacement history \\[m] for ParaView (XDMF + HDF5)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write parameters \\[Pa, s, m], QoIs and wall time \\[s] as JSON."
+        ),
+    ] = None,
+) -> None:
+    """Run the full model once at the nominal parameters (overridden by --set); print its QoIs."""
+    with _user_errors():
+        case = load_case(case_file)
+        params = _parse_assignments(set_ or [], case)
+        for path in (xdmf, out):
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("solving %s at %s", case_file, params)
+
+    try:
+        from .fem import PlateModel
+
+        model = PlateModel(case)
+    except ImportError as err:
+        raise _fail(str(err), EXIT_ENVIRONMENT) from None
+    solution = model.solve(params, keep_full_history=xdmf is not None)
+
+    import numpy as np
+    from rich.markup import escape
+    from rich.table import Table
+
+    from . import __version__
+    from .qoi import QOI_SPECS
+
+    table = Table(title=escape(f"{case.name}: full model"))
+    for col in ("quantity", "value", "unit"):
+        table.add_column(col)
+    for name, value in params.items():
+        table.add_row(name, f"{value:.4g}", PARAMETER_UNITS[name])
+    table.add_row("dofs", str(model.n_dofs), "")
+    table.add_row("zone dofs", str(model.zone.space.n_dofs), "")
+    table.add_row("zone boundary nodes", str(model.zone.boundary_nodes.size), "")
+    table.add_row("time steps", str(case.time.n_steps), "")
+    table.add_row("wall time", f"{solution.wall_time_s:.3g}", "s")
+    for spec in QOI_SPECS:
+        table.add_row(spec.name, f"{solution.qoi[spec.name]:.4g}", spec.units)
+    table.add_row("max |u_bc|", f"{float(np.linalg.norm(solution.u_bc, axis=-1).max()):.4g}", "m")
+    _console().print(table)
+
+    if xdmf is not None:
+        written = model.write_xdmf(xdmf, solution)
+        typer.echo(f"wrote {written} (+ {written.with_suffix('.h5').name})")
+    if out is not None:
+        record = {
+            "uqgan_version": __version__,
+            "case_file": str(case_file),
+            "parameters": params,
+            "parameter_units": PARAMETER_UNITS,
+            "qoi": {spec.name: float(solution.qoi[spec.name]) for spec in QOI_SPECS},
+            "qoi_units": {spec.name: spec.units for spec in QOI_SPECS},
+            "wall_time_s": solution.wall_time_s,
+            "case": case.model_dump(mode="json"),
+        }
+        out.write_text(json.dumps(record, indent=2) + "\n")
+        typer.echo(f"wrote {out}")
+
+
+def main() -> None:
+    """Console-script entry point (``uqgan``)."""
+    app(prog_name="uqgan")
+
+
+if __name__ == "__main__":
+    main()
