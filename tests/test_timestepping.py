@@ -89,7 +89,8 @@ def test_generalized_alpha_with_rho_one_is_energy_conserving():
     assert (s.beta, s.gamma) == (0.25, 0.5)
     energies = []
     integ = NewmarkIntegrator(M, K, dt=0.3, scheme=s)
-    integ.run(300, u0=rng.normal(size=30), observer=lambda k, t, u, v, a: energies.append(mechanical_energy(M, K, u, v)))
+    integ.run(300, u0=rng.normal(size=30),
+              observer=lambda k, t, u, v, a: energies.append(mechanical_energy(M, K, u, v)))
     # ρ∞ = 1 is the midpoint rule on the α-levels: energy is conserved up to round-off
     assert np.ptp(energies) / energies[0] < 1e-10
 
@@ -146,7 +147,8 @@ def test_prescribed_boundary_reproduces_full_chain_exactly():
     Ms = sp.diags(m[lo:hi + 1]).tocsr()
     sub = NewmarkIntegrator(Ms, Ks.tocsr(), dt=0.2, constrained_dofs=[0, ns - 1])
     sub_hist = []
-    sub.run(300, prescribed=lambda kk, t: history[kk, [lo, hi]], observer=lambda kk, t, u, v, a: sub_hist.append(u.copy()))
+    sub.run(300, prescribed=lambda kk, t: history[kk, [lo, hi]],
+            observer=lambda kk, t, u, v, a: sub_hist.append(u.copy()))
     np.testing.assert_allclose(np.array(sub_hist), history[:, lo:hi + 1], rtol=0, atol=1e-12 * np.abs(history).max())
 
 

@@ -19,10 +19,10 @@ True
 from __future__ import annotations
 
 import math
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
@@ -159,7 +159,8 @@ class TimeConfig(_Frozen):
     output_stride: int = Field(3, ge=1, description="store the boundary history every output_stride steps")
     scheme: Literal["newmark", "generalized-alpha"] = Field(
         "newmark",
-        description='"newmark" (average acceleration: energy conserving) or "generalized-alpha" (damps high frequencies)',
+        description='"newmark" (average acceleration: energy conserving) or "generalized-alpha" '
+        "(damps high frequencies)",
     )
     spectral_radius: float = Field(
         0.8, ge=0.0, le=1.0, description="generalized-alpha high-frequency spectral radius rho_inf in [0, 1]"

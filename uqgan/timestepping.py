@@ -52,7 +52,9 @@ class TimeScheme:
         if not (self.beta > 0 and self.gamma > 0):
             raise ValueError(f"TimeScheme beta={self.beta}, gamma={self.gamma}: need beta > 0 and gamma > 0")
         if not (self.alpha_m < 1 and 0 <= self.alpha_f < 1):
-            raise ValueError(f"TimeScheme alpha_m={self.alpha_m}, alpha_f={self.alpha_f}: need alpha_m < 1, 0 <= alpha_f < 1")
+            raise ValueError(
+                f"TimeScheme alpha_m={self.alpha_m}, alpha_f={self.alpha_f}: need alpha_m < 1, 0 <= alpha_f < 1"
+            )
 
     @classmethod
     def average_acceleration(cls) -> TimeScheme:
@@ -218,7 +220,7 @@ class NewmarkIntegrator:
             u_new = np.empty_like(u)
             rhs_f = rhs[self.free]
             if self.fixed.size:
-                g = np.zeros((self.fixed.size, *shape[1:])) if prescribed is None else prescribed(k, t)
+                g = prescribed(k, t) if prescribed is not None else np.zeros((self.fixed.size, *shape[1:]))
                 u_new[self.fixed] = g
                 if prescribed is not None:
                     rhs_f = rhs_f - self._A_fc @ g

@@ -314,7 +314,7 @@ def write_xdmf(space: VectorSpace, path: str | Path, times: np.ndarray, displace
     u1.name = "displacement"
     with dolfinx.io.XDMFFile(MPI.COMM_SELF, str(path), "w") as f:
         f.write_mesh(mesh)
-        for t, snap in zip(times, displacements):
+        for t, snap in zip(times, displacements, strict=True):
             u.x.array[:] = snap
             u1.interpolate(u)
             f.write_function(u1, float(t))
