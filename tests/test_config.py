@@ -276,7 +276,7 @@ def test_check_parameters_unknown_and_missing():
             3e6,
             "parameters.load_amplitude=3000000.0: must lie in [500000.0, 2000000.0] Pa",
         ),
-        ("load_duration", -1.0, "parameters.load_duration=-1.0: must lie in [1e-05, 3e-05] s"),
+        ("load_duration", -1.0, "parameters.load_duration=-1.0: must lie in [1.5e-05, 3e-05] s"),
         ("load_position", math.nan, "parameters.load_position=nan: must lie in [0.1, 0.9] m"),
         (
             "load_position",
@@ -311,3 +311,24 @@ def test_case_reference_documents_every_key():
     text = (DOCS / "case_reference.md").read_text()
     missing = [p for p in _field_paths(CaseConfig) if f"`{p}`" not in text]
     assert not missing, f"docs/case_reference.md lacks {missing}"
+
+
+def test_resolution_report_of_the_default_case():
+    """The default case meets the thresholds of docs/resolution.md; halving the pulse or tripling
+    dt is flagged with a message that names the field and the value to use."""
+    from uqgan.physics import wave_speeds
+
+    case = default_case()
+    res = case.resolution()
+    c_p, c_s = wave_speeds(210e9, 0.3, 7850.0)
+    assert res["c_s_m_per_s"] == pytest.approx(float(c_s))
+    # 2 (P2) * 3208 m/s * 15 us / 1 cm = 9.6 nodes; 15 us / 0.5 us = 30 steps
+    assert res["nodes_per_shear_pulse"] == pytest.approx(2 * float(c_s) * 15e-6 / 0.01)
+    assert res["steps_per_pulse"] == pytest.approx(30.0)
+    assert res["warnings"] == []
+    coarse = case.model_copy(update={"time": case.time.model_copy(update={"dt_s": 1.5e-6})})
+    (msg,) = coarse.resolution()["warnings"]
+    assert msg.startswith("time.dt_s=1.5e-06") and "5e-07" in msg
+    short = CaseConfig.model_validate({"parameters": {"load_duration": {"low": 5e-6, "high": 30e-6}}})
+    msgs = short.resolution()["warnings"]
+    assert len(msgs) == 2 and msgs[0].startswith("geometry.element_size_m=0.01")

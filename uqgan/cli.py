@@ -209,14 +209,11 @@ def _case_summary(case: CaseConfig) -> list[tuple[str, str, str]]:
     """Rows ``(quantity, value, unit)`` describing a case (presentation only)."""
     from rich.markup import escape
 
-    from .physics import wave_speeds
 
-    g, z, t, mat = case.geometry, case.geometry.zone, case.time, case.material
+    g, z, t = case.geometry, case.geometry.zone, case.time
     zone_area = (z.x_max_m - z.x_min_m) * (z.y_max_m - z.y_min_m) - math.pi * z.hole_radius_m**2
-    c_p, c_s = (
-        float(c) for c in wave_speeds(mat.youngs_modulus_pa, mat.poisson_ratio, mat.density_kg_m3)
-    )
-    shortest = case.parameters.load_duration.low
+    plate_area = g.length_m * g.height_m - math.pi * z.hole_radius_m**2  # the hole is no material
+    res = case.resolution()
     rows = [
         ("case", escape(case.name), ""),
         ("plate (length x height)", f"{_fmt(g.length_m)} x {_fmt(g.height_m)}", "m"),
@@ -225,7 +222,7 @@ def _case_summary(case: CaseConfig) -> list[tuple[str, str, str]]:
         ("cells nx x ny", f"{g.nx} x {g.ny}", ""),
         ("zone x", f"[{_fmt(z.x_min_m)}, {_fmt(z.x_max_m)}]", "m"),
         ("zone y", f"[{_fmt(z.y_min_m)}, {_fmt(z.y_max_m)}]", "m"),
-        ("zone area fraction", f"{100 * zone_area / (g.length_m * g.height_m):.2f}", "%"),
+        ("zone area fraction", f"{100 * zone_area / plate_area:.2f}", "%"),
         ("hole radius", _fmt(z.hole_radius_m), "m"),
         ("dt", _fmt(t.dt_s), "s"),
         ("n_steps", str(t.n_steps), ""),
@@ -247,10 +244,11 @@ def _case_summary(case: CaseConfig) -> list[tuple[str, str, str]]:
             )
         )
     rows += [
-        ("P-wave speed c_p", _fmt(c_p), "m/s"),
-        ("S-wave speed c_s", _fmt(c_s), "m/s"),
-        # c_s * T_min / h: elements across the shortest shear wavelength the pulse excites
-        ("elements per shortest S wavelength", _fmt(c_s * shortest / g.element_size_m), ""),
+        ("P-wave speed c_p", _fmt(res["c_p_m_per_s"]), "m/s"),
+        ("S-wave speed c_s", _fmt(res["c_s_m_per_s"]), "m/s"),
+        # degree * c_s * tau_min / h: nodes across the shortest shear pulse (docs/resolution.md)
+        ("nodes per shortest shear pulse", _fmt(res["nodes_per_shear_pulse"]), ""),
+        ("time steps per shortest pulse", _fmt(res["steps_per_pulse"]), ""),
     ]
     return rows
 
@@ -271,6 +269,8 @@ def check(
     for row in _case_summary(case):
         table.add_row(*row)
     _console().print(table)
+    for warning in case.resolution()["warnings"]:
+        logger.warning("under-resolved: %s", warning)
 
 
 # ------------------------------------------------------------------------------------------------

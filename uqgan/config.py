@@ -154,9 +154,9 @@ class LoadConfig(_Frozen):
 class TimeConfig(_Frozen):
     """Implicit time integration."""
 
-    dt_s: PositiveFloat = Field(1.5e-6, description="time step [s]")
-    n_steps: int = Field(201, ge=1, description="number of time steps")
-    output_stride: int = Field(3, ge=1, description="store the boundary history every output_stride steps")
+    dt_s: PositiveFloat = Field(0.5e-6, description="time step [s]; see docs/resolution.md")
+    n_steps: int = Field(600, ge=1, description="number of time steps")
+    output_stride: int = Field(6, ge=1, description="store the boundary history every output_stride steps")
     scheme: Literal["newmark", "generalized-alpha"] = Field(
         "newmark",
         description='"newmark" (average acceleration: energy conserving) or "generalized-alpha" '
@@ -191,6 +191,11 @@ class ParameterRange(_Frozen):
         return 0.5 * (self.low + self.high) if self.nominal is None else self.nominal
 
 
+#: resolution thresholds of the shortest pulse (docs/resolution.md): P_k nodes across the shear
+#: pulse length c_s * tau_min, and time steps per pulse duration
+RESOLUTION_MIN_NODES_PER_PULSE = 9
+RESOLUTION_MIN_STEPS_PER_PULSE = 30
+
 #: units of each conditioning parameter (fixed by the physics of the default case)
 PARAMETER_UNITS = {"load_amplitude": "Pa", "load_duration": "s", "load_position": "m"}
 
@@ -203,7 +208,7 @@ class ParametersConfig(_Frozen):
         description="peak pressure of the pulse [Pa]; the response is linear in it",
     )
     load_duration: ParameterRange = Field(
-        ParameterRange(low=10e-6, high=30e-6, nominal=20e-6), description="half-sine pulse duration [s]"
+        ParameterRange(low=15e-6, high=30e-6, nominal=20e-6), description="half-sine pulse duration [s]"
     )
     load_position: ParameterRange = Field(
         ParameterRange(low=0.1, high=0.9, nominal=0.3), description="x of the footprint centre on the top edge [m]"
@@ -241,6 +246,36 @@ class CaseConfig(_Frozen):
                 f"{self.load.footprint_width_m} puts the footprint off the top edge [0, {g.length_m}] m"
             )
         return self
+
+    def resolution(self) -> dict[str, Any]:
+        """How well the mesh and the time step resolve the shortest pulse.
+
+        Returns wave speeds ``c_p``, ``c_s`` [m/s], ``nodes_per_shear_pulse`` = degree · c_s τ_min / h
+        (nodes across the shear wave's pulse length), ``steps_per_pulse`` = τ_min / dt, the P-wave
+        Courant number per node spacing, and ``warnings``: the thresholds (≥ 9 nodes, ≥ 30 steps)
+        are those under which the default case's boundary history stays within ~3 % of converged
+        (docs/resolution.md, measured with pipelines/resolution_study.py).
+        """
+        from .physics import wave_speeds
+
+        mat, g, t = self.material, self.geometry, self.time
+        c_p, c_s = (float(c) for c in wave_speeds(mat.youngs_modulus_pa, mat.poisson_ratio, mat.density_kg_m3))
+        tau = self.parameters.load_duration.low
+        nodes = g.degree * c_s * tau / g.element_size_m
+        steps = tau / t.dt_s
+        warnings = []
+        if nodes < RESOLUTION_MIN_NODES_PER_PULSE * (1 - 1e-9):
+            warnings.append(
+                f"geometry.element_size_m={g.element_size_m}: only {nodes:.1f} P{g.degree} nodes across the shortest "
+                f"shear pulse (c_s * load_duration.low = {c_s * tau:.3g} m); use <= "
+                f"{g.degree * c_s * tau / RESOLUTION_MIN_NODES_PER_PULSE:.3g} m for >= "
+                f"{RESOLUTION_MIN_NODES_PER_PULSE}")
+        if steps < RESOLUTION_MIN_STEPS_PER_PULSE * (1 - 1e-9):
+            warnings.append(
+                f"time.dt_s={t.dt_s}: only {steps:.1f} steps per shortest pulse ({tau:.3g} s); use dt_s <= "
+                f"{tau / RESOLUTION_MIN_STEPS_PER_PULSE:.3g} for >= {RESOLUTION_MIN_STEPS_PER_PULSE}")
+        return {"c_p_m_per_s": c_p, "c_s_m_per_s": c_s, "nodes_per_shear_pulse": nodes, "steps_per_pulse": steps,
+                "courant_p": c_p * t.dt_s * g.degree / g.element_size_m, "warnings": warnings}
 
     def check_parameters(self, values: dict[str, float]) -> dict[str, float]:
         """Validate one parameter point against the declared ranges; returns a plain float dict."""

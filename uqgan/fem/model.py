@@ -138,6 +138,8 @@ class PlateModel:
         self.top_facets = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
         self.zone = self._build_zone()
         self.time_scheme = TimeScheme.from_name(case.time.scheme, case.time.spectral_radius)
+        for warning in case.resolution()["warnings"]:
+            logger.warning("under-resolved: %s", warning)
         logger.info("full model: %d dofs, %d cells, zone %d dofs (%.1f %% of the area), %d boundary nodes; "
                     "built in %.2f s", self.n_dofs, self.n_cells, self.zone.space.n_dofs, 100 * self.zone.area_fraction,
                     self.zone.boundary_nodes.size, time.perf_counter() - t0)
