@@ -332,3 +332,11 @@ def test_resolution_report_of_the_default_case():
     short = CaseConfig.model_validate({"parameters": {"load_duration": {"low": 5e-6, "high": 30e-6}}})
     msgs = short.resolution()["warnings"]
     assert len(msgs) == 2 and msgs[0].startswith("geometry.element_size_m=0.01")
+
+
+def test_shipped_default_case_file_is_the_default_case():
+    """simulations/plate_impact/case.toml is what `uqgan init` writes: regenerate it with
+    `python -c "from uqgan.config import *; write_case(default_case(), 'simulations/plate_impact/case.toml')"`."""
+    path = Path(__file__).resolve().parents[1] / "simulations" / "plate_impact" / "case.toml"
+    assert load_case(path) == default_case()
+    assert path.read_text() == case_to_toml(default_case())

@@ -304,7 +304,7 @@ class CaseConfig(_Frozen):
 
 
 def default_case() -> CaseConfig:
-    """The built-in default case: a steel plate struck on its top edge (see docs/default_case.md)."""
+    """The built-in default case: a steel plate struck on its top edge (simulations/plate_impact/README.md)."""
     return CaseConfig()
 
 
@@ -404,6 +404,8 @@ def case_to_toml(case: CaseConfig, *, comments: bool = True) -> str:
         if table and scalars:
             lines.append("")
         for key, f in tables:
+            if lines and lines[-1] != "":
+                lines.append("")
             sub = f"{table}.{key}" if table else key
             if comments and f.description and isinstance(getattr(model, key), ParameterRange):
                 lines.append(f"# {key}: {f.description}")

@@ -1,0 +1,103 @@
+"""uqgan benchmarks: one command, a table on stdout and JSON in benchmarks/results/.
+
+    python benchmarks/run.py [--quick] [--samples N] [--out FILE]
+
+Full model (default case) at two mesh sizes, each in a fresh process so that peak memory is its own:
+dofs, time steps, build time (mesh, spaces, mass matrix, zone operators), time per sample with a new
+Young's-modulus field (stiffness assembly + LU factorisation + all time steps + zone QoIs: what a
+campaign pays per run), time per sample with the field unchanged (factorisation reused), time per
+step, and peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _child(element_size_m: float, samples: int) -> dict:
+    import logging
+
+    import numpy as np
+
+    logging.basicConfig(level=logging.WARNING)
+    from uqgan.config import default_case
+    from uqgan.fem import PlateModel
+    from uqgan.fem._dolfinx import versions
+
+    base = default_case()
+    case = base.model_copy(update={"geometry": base.geometry.model_copy(update={"element_size_m": element_size_m})})
+    t0 = time.perf_counter()
+    model = PlateModel(case)
+    model.zone_qoi()  # zone operators are part of the set-up
+    build = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    params = case.parameters.nominal()
+    model.solve(params)  # warm-up: form compilation is cached on disk after the first run ever
+    new_field, same_field = [], []
+    for _ in range(samples):
+        E = case.material.youngs_modulus_pa * np.exp(0.3 * rng.standard_normal(model.n_cells))
+        new_field.append(model.solve(params, youngs_modulus=E).wall_time_s)
+        same_field.append(model.solve(params).wall_time_s)
+    n_steps = case.time.n_steps
+    return {
+        "element_size_m": element_size_m, "degree": case.geometry.degree, "dofs": model.n_dofs,
+        "zone_dofs": model.zone.space.n_dofs, "boundary_nodes": int(model.zone.boundary_nodes.size),
+        "time_steps": n_steps, "dt_s": case.time.dt_s, "build_s": build,
+        "sample_new_field_s": float(np.median(new_field)), "sample_same_field_s": float(np.median(same_field)),
+        "ms_per_step": 1e3 * float(np.median(same_field)) / n_steps,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "samples": samples,
+        "versions": versions(),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="default mesh only, 1 sample")
+    ap.add_argument("--samples", type=int, default=3, help="timed samples per configuration (median reported)")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "full_model.json")
+    ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(_child(args.child, args.samples)))
+        return 0
+
+    sizes = [0.01] if args.quick else [0.01, 0.005]
+    samples = 1 if args.quick else args.samples
+    rows = []
+    for h in sizes:
+        out = subprocess.run([sys.executable, __file__, "--child", str(h), "--samples", str(samples)],
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            sys.stderr.write(out.stderr)
+            return out.returncode
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    print("Full model, default case (plane-strain steel plate, P2, Newmark average acceleration, PETSc LU)")
+    print(f"{'h [mm]':>7} {'dofs':>7} {'zone dofs':>9} {'steps':>6} {'build [s]':>9} {'sample, new E [s]':>17} "
+          f"{'sample, same E [s]':>18} {'ms/step':>8} {'peak RSS [MiB]':>14}")
+    for r in rows:
+        print(f"{r['element_size_m'] * 1e3:7.1f} {r['dofs']:7d} {r['zone_dofs']:9d} {r['time_steps']:6d} "
+              f"{r['build_s']:9.2f} {r['sample_new_field_s']:17.2f} {r['sample_same_field_s']:18.2f} "
+              f"{r['ms_per_step']:8.2f} {r['peak_rss_mib']:14.0f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"benchmark": "full_model", **meta, "rows": rows}, indent=2))
+    tmp.replace(args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
