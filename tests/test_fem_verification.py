@@ -244,6 +244,19 @@ def test_zone_qoi_known_state():
     assert res["peak_displacement"] == pytest.approx(eps * 0.05, rel=1e-12)
 
 
+def test_recorded_nodes_and_zone_history_agree_with_the_boundary_history():
+    model = PlateModel(small_case(n_steps=40, output_stride=4))
+    coords = model.zone.boundary_coords[:5]
+    nodes = model.nodes_at(coords)
+    sol = model.solve(record_nodes=nodes, keep_zone_history=True)
+    assert sol.time_s.shape == (11,)
+    np.testing.assert_array_equal(sol.extra["u_nodes"], sol.u_bc[:, :5])
+    np.testing.assert_array_equal(sol.u_zone[:, model.zone.boundary_zone_nodes], sol.u_bc)
+    assert np.abs(sol.u_bc).max() > 0
+    with pytest.raises(ValueError, match="match no node"):
+        model.nodes_at([[0.2013, 0.05]])
+
+
 def test_zone_is_restriction_of_full_mesh():
     model = PlateModel(small_case())
     z = model.zone

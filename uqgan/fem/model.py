@@ -237,7 +237,12 @@ class PlateModel:
                                             width_m=self.case.load.footprint_width_m, axis=0)
 
     # --------------------------------------------------------------------------------------------
-    def solve(self, parameters: dict[str, float] | None = None, *, youngs_modulus=None,
+    def nodes_at(self, points) -> np.ndarray:
+        """Full-space node indices at ``points`` ``(n, 2)`` [m]; each point must be a mesh node."""
+        pts = np.atleast_2d(np.asarray(points, dtype=float))
+        return match_nodes(pts, self.space.node_coords, MATCH_TOLERANCE * self.case.geometry.element_size_m)
+
+    def solve(self, parameters: dict[str, float] | None = None, *, youngs_modulus=None, record_nodes=None,
               keep_zone_history: bool = False, keep_full_history: bool = False) -> FullSolution:
         """Run the full model for one parameter point and one Young's-modulus field.
 
@@ -247,6 +252,9 @@ class PlateModel:
             ``load_amplitude`` [Pa], ``load_duration`` [s], ``load_position`` [m]; None = nominal.
         youngs_modulus
             ``(n_cells,)`` Young's modulus per cell [Pa]; None = the nominal constant.
+        record_nodes
+            Full-space node indices (see :meth:`nodes_at`) whose displacement history is returned in
+            ``extra["u_nodes"]``, shape ``(n_out, n_nodes, 2)`` [m].
         keep_zone_history
             Also return the zone displacement at the output times (``u_zone``).
         keep_full_history
@@ -271,6 +279,10 @@ class PlateModel:
         energy = np.empty(n_out)
         u_zone = np.empty((n_out, zone_dofs.size)) if keep_zone_history else None
         u_full = np.empty((n_out, self.n_dofs)) if keep_full_history else None
+        rec_dofs = None if record_nodes is None else backend.raw_dofs(np.asarray(record_nodes, dtype=np.int64))
+        if rec_dofs is not None and rec_dofs.size and (rec_dofs.min() < 0 or rec_dofs.max() >= self.n_dofs):
+            raise ValueError(f"record_nodes must be node indices in [0, {self.space.n_nodes})")
+        u_rec = None if rec_dofs is None else np.empty((n_out, rec_dofs.size))
         counter = iter(range(n_out))
 
         def observer(k, t, u, v, a):
@@ -283,6 +295,8 @@ class PlateModel:
                     u_zone[i] = u[zone_dofs]
                 if u_full is not None:
                     u_full[i] = u
+                if u_rec is not None:
+                    u_rec[i] = u[rec_dofs]
 
         integ.run(self.case.time.n_steps, force=force, observer=observer)
         wall = time.perf_counter() - t0
@@ -290,7 +304,8 @@ class PlateModel:
         return FullSolution(
             parameters=params, time_s=self.output_times, u_bc=u_bc.reshape(n_out, -1, 2), qoi=qoi.result(),
             energy_j_per_m=energy, u_zone=None if u_zone is None else u_zone.reshape(n_out, -1, 2),
-            wall_time_s=wall, extra={} if u_full is None else {"u_full": u_full},
+            wall_time_s=wall, extra={**({} if u_full is None else {"u_full": u_full}),
+                                     **({} if u_rec is None else {"u_nodes": u_rec.reshape(n_out, -1, 2)})},
         )
 
     def write_xdmf(self, path: str | Path, solution: FullSolution) -> Path:
