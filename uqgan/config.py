@@ -33,6 +33,7 @@ __all__ = [
     "MaterialConfig",
     "ParameterRange",
     "ParametersConfig",
+    "RandomFieldConfig",
     "TimeConfig",
     "ZoneConfig",
     "case_from_toml",
@@ -143,6 +144,24 @@ class MaterialConfig(_Frozen):
     rayleigh_stiffness_s: NonNegFloat = Field(0.0, description="Rayleigh damping C = a M + b K: b [s]")
 
 
+class RandomFieldConfig(_Frozen):
+    """Hidden randomness: a lognormal Young's-modulus field outside the zone (Karhunen–Loève)."""
+
+    coefficient_of_variation: float = Field(
+        0.3, ge=0.0, le=2.0, allow_inf_nan=False,
+        description="CoV of E outside the zone (std / mean of the lognormal field); 0 = deterministic material",
+    )
+    correlation_length_m: PositiveFloat = Field(0.4, description="correlation length of the underlying Gaussian field [m]")
+    kernel: Literal["squared-exponential", "matern"] = Field(
+        "squared-exponential", description='covariance kernel: "squared-exponential" or "matern"'
+    )
+    matern_nu: float = Field(1.5, gt=0, allow_inf_nan=False, description="smoothness nu of the Matern kernel")
+    energy_fraction: float = Field(
+        0.95, gt=0.0, le=1.0, description="keep the fewest KL modes that carry this fraction of the field's variance"
+    )
+    max_modes: int = Field(100, ge=1, le=2000, description="upper bound on the number of KL modes")
+
+
 class LoadConfig(_Frozen):
     """A pressure pulse on the top edge: half-sine in time, raised-cosine footprint in space."""
 
@@ -235,6 +254,7 @@ class CaseConfig(_Frozen):
     load: LoadConfig = Field(default_factory=LoadConfig)
     time: TimeConfig = Field(default_factory=TimeConfig)
     parameters: ParametersConfig = Field(default_factory=ParametersConfig)
+    random_field: RandomFieldConfig = Field(default_factory=RandomFieldConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> CaseConfig:
