@@ -35,8 +35,8 @@ if [[ ! -x $VENV/bin/python ]]; then
     $SYS_PY -m venv --system-site-packages "$VENV"
 fi
 
-log "pip install -e .[dev,torch] with constraints.txt"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,torch]"
+log "pip install -e .[dev,torch,dask] with constraints.txt"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,torch,dask]"
 
 "$VENV/bin/python" - <<'PY'
 import dolfinx, h5py, numpy, torch, uqgan

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from .config import PARAMETER_UNITS, ConfigError, default_case, load_case, write_case
 
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 EXIT_USAGE = 2
 #: exit code of a missing optional dependency
 EXIT_ENVIRONMENT = 1
+#: exit code of a campaign that finished with failed samples (recorded; a rerun retries them)
+EXIT_FAILED_SAMPLES = 3
 
 #: loggers of the FEniCSx JIT (ffcx, UFL, and distutils/setuptools building the C extensions)
 _NOISY_LOGGERS = (
@@ -53,8 +56,39 @@ _NOISY_LOGGERS = (
 )
 
 # help texts use rich markup: a literal unit is written "\\[s]" (rich would read "[s]" as a style)
+# typer vendors click: take its exception classes from the public BadParameter's ancestry
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class _OneLineErrors(TyperGroup):
+    """Report click's usage errors (a non-integer --samples, an unknown option) as one line on
+    stderr with exit code 2, like every other input error, instead of a usage box."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _UsageError as err:
+            if type(err).__name__ == "NoArgsIsHelpError" and err.ctx is not None:
+                typer.echo(err.ctx.get_help())
+            else:
+                where = f" (see `{err.ctx.command_path} --help`)" if err.ctx is not None else ""
+                typer.echo(f"error: {err.format_message()}{where}", err=True)
+            sys.exit(EXIT_USAGE)
+        except _ClickException as err:
+            typer.echo(f"error: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
     name="uqgan",
+    cls=_OneLineErrors,
     help="Uncertainty quantification in a submodel zone under fast dynamics.",
     no_args_is_help=True,
     add_completion=False,
@@ -386,6 +420,82 @@ def solve(
         }
         out.write_text(json.dumps(record, indent=2) + "\n")
         typer.echo(f"wrote {out}")
+
+
+# ------------------------------------------------------------------------------------------------
+# generate-data
+
+
+@app.command("generate-data")
+def generate_data(
+    case_file: Annotated[Path, typer.Argument(metavar="CASE.toml", help="Case file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DATA_DIR", help="Campaign directory (created).")],
+    samples: Annotated[int, typer.Option("--samples", "-n", help="Total full-model runs: points x replicates.")],
+    replicates: Annotated[
+        int, typer.Option(help="Material fields per parameter point (--samples must be a multiple).")
+    ] = 1,
+    workers: Annotated[int, typer.Option(help="Local worker processes (1 = this process).")] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(metavar="ADDRESS", help="Dask distributed scheduler, e.g. tcp://host:8786 (see docs/cluster.md)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the design and of every material field.")] = 0,
+    design: Annotated[
+        str, typer.Option(help="Parameter design: sobol (scrambled, extensible), lhs or mc.")
+    ] = "sobol",
+    save_fields: Annotated[
+        int, typer.Option(metavar="M", help="Write ParaView files of the first M runs to DATA_DIR/fields.")
+    ] = 0,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar with ETA.")] = True,
+) -> None:
+    """Run a full-model campaign and write the BC dataset; rerun the same command to resume it.
+
+    A killed campaign resumes from the samples it lacks; a larger --samples extends it; failed
+    samples are recorded in DATA_DIR/failures and retried by the next run (exit code 3 until then).
+    """
+    from .campaign import CampaignError, run_campaign
+
+    with _user_errors():
+        case = load_case(case_file)
+        problems = []
+        if samples < 1:
+            problems.append(f"--samples={samples}: must be >= 1")
+        if replicates < 1:
+            problems.append(f"--replicates={replicates}: must be >= 1")
+        elif samples >= 1 and samples % replicates:
+            lo, hi = (samples // replicates) * replicates, (samples // replicates + 1) * replicates
+            problems.append(f"--samples={samples} is not a multiple of --replicates={replicates}: "
+                            f"use {lo or hi} or {hi}")
+        if workers < 1:
+            problems.append(f"--workers={workers}: must be >= 1")
+        if save_fields < 0:
+            problems.append(f"--save-fields={save_fields}: must be >= 0")
+        if seed < 0:
+            problems.append(f"--seed={seed}: must be >= 0")
+        if design not in ("sobol", "lhs", "mc"):
+            problems.append(f"--design={design!r}: must be one of sobol, lhs, mc")
+        if problems:
+            raise ConfigError(problems)
+        try:
+            report = run_campaign(case, out, n_samples=samples, replicates=replicates, design=design, seed=seed,
+                                  workers=workers, scheduler=scheduler, save_fields=save_fields,
+                                  show_progress=progress)
+        except CampaignError as err:
+            raise _fail(str(err)) from None
+        except ImportError as err:
+            raise _fail(str(err), EXIT_ENVIRONMENT) from None
+    typer.echo(report.summary())
+    if report.n_complete and replicates > 1:
+        from .analysis import replicate_variance_report
+        from .dataset import open_dataset
+
+        split = replicate_variance_report(open_dataset(out))
+        typer.echo("variance within replicates (what the parameters do not explain): "
+                   f"u_bc {100 * split['u_bc']:.0f} % ({100 * split['u_bc_per_amplitude']:.0f} % per unit amplitude), "
+                   f"peak displacement {100 * split['qoi_peak_displacement']:.0f} %, "
+                   f"peak von Mises {100 * split['qoi_peak_von_mises']:.0f} %")
+    if report.failures:
+        raise typer.Exit(EXIT_FAILED_SAMPLES)
 
 
 def main() -> None:

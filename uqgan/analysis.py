@@ -1,0 +1,56 @@
+"""Analyses of a BC dataset that tell a user what their data holds (numpy/xarray only).
+
+The main one is the variance split: with replicates (several material fields at one parameter
+point), the law of total variance ``Var X = E[Var(X | point)] + Var(E[X | point])`` says how much
+of the variability the parameters do not explain. If the within-point share is small, a regression
+on the parameters is enough and a generative model buys little.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["replicate_variance_report", "within_group_variance_fraction"]
+
+
+def within_group_variance_fraction(values, groups) -> float:
+    """Share of the total variance that lies within groups (replicates of one design point).
+
+    Parameters
+    ----------
+    values : (n_samples, ...) array; trailing dims (time, node, component) are summed over, so a
+        history's fraction is that of its total (Frobenius) variance.
+    groups : (n_samples,) group label of each sample (the design point).
+
+    Returns
+    -------
+    float in [0, ~1]: ``mean_g Var(X | g) / Var(X)``, both unbiased (ddof = 1), over groups with at
+    least two members; NaN when no group has two members or the total variance is zero.
+    """
+    x = np.asarray(values, dtype=float).reshape(len(values), -1)
+    g = np.asarray(groups)
+    if x.shape[0] != g.shape[0]:
+        raise ValueError(f"values has {x.shape[0]} samples but groups has {g.shape[0]}")
+    total = x.var(axis=0, ddof=1).sum() if x.shape[0] > 1 else 0.0
+    labels, counts = np.unique(g, return_counts=True)
+    within = [x[g == lab].var(axis=0, ddof=1).sum() for lab, c in zip(labels, counts, strict=True) if c >= 2]
+    if not within or total == 0:
+        return float("nan")
+    return float(np.mean(within) / total)
+
+
+def replicate_variance_report(ds) -> dict[str, float]:
+    """Within-point variance shares of a dataset's histories and QoIs.
+
+    Keys: ``u_bc`` (raw), ``u_bc_per_amplitude`` (divided by ``load_amplitude``, as the generators
+    see it), and ``qoi_<name>`` for each QoI variable. NaN without replicates.
+    """
+    groups = ds["point"].values
+    out = {"u_bc": within_group_variance_fraction(ds["u_bc"].values, groups)}
+    if "load_amplitude" in ds:
+        amp = ds["load_amplitude"].values.reshape(-1, 1, 1, 1)
+        out["u_bc_per_amplitude"] = within_group_variance_fraction(ds["u_bc"].values / amp, groups)
+    for v in ds.data_vars:
+        if ds[v].attrs.get("role") == "qoi":
+            out[str(v)] = within_group_variance_fraction(ds[v].values, groups)
+    return out

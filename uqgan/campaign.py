@@ -1,0 +1,375 @@
+"""Full-model campaigns: a seeded design through the full model, one shard per sample.
+
+Durable by construction: every sample's inputs depend only on (seed, sample id) — the design point
+from the seeded design, the material field from its own random stream — so a campaign can be
+killed at any point and rerun, extended with more samples, or spread over any number of workers,
+and the dataset comes out the same bit for bit. Each finished sample is written to its own shard
+under a temporary name and renamed (atomic); a failed sample is recorded with its reason in
+``failures/`` and retried by the next run.
+
+Executors: in-process (``workers=1``), a local process pool (``workers=K``), or a Dask distributed
+cluster (``scheduler="tcp://host:8786"``, e.g. started by dask-jobqueue on Slurm; docs/cluster.md).
+Workers return arrays; only the calling process writes files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .config import CaseConfig, case_from_toml, case_to_toml
+from .dataset import list_shards, sample_dataset, write_atomic, write_shard
+
+__all__ = ["CampaignError", "CampaignReport", "campaign_plan", "run_campaign"]
+
+logger = logging.getLogger(__name__)
+#: per-sample records go to the campaign's log file only (not to the console)
+_file_log = logging.getLogger("uqgan.campaign.logfile")
+_file_log.propagate = False
+_file_log.setLevel(logging.INFO)
+
+MANIFEST = "manifest.json"
+FAILURES = "failures"
+FIELDS = "fields"
+LOG_FILE = "campaign.log"
+
+
+class CampaignError(ValueError):
+    """A campaign cannot run as asked (another case or seed in the directory, say)."""
+
+
+@dataclass
+class CampaignReport:
+    """What a run of :func:`run_campaign` did."""
+
+    directory: Path
+    n_samples: int
+    n_done_before: int
+    n_computed: int
+    failures: dict[int, str] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    n_modes: int = 0
+
+    @property
+    def n_complete(self) -> int:
+        return self.n_done_before + self.n_computed
+
+    def summary(self) -> str:
+        line = (f"{self.directory}: {self.n_complete}/{self.n_samples} samples complete "
+                f"({self.n_computed} computed now in {self.elapsed_s:.1f} s)")
+        if self.failures:
+            ids = ", ".join(str(s) for s in list(self.failures)[:10])
+            line += f"; {len(self.failures)} failed (samples {ids}{', ...' if len(self.failures) > 10 else ''}: "
+            line += f"see {FAILURES}/; rerun to retry)"
+        return line
+
+
+# ------------------------------------------------------------------------------------------------
+# provenance
+
+
+def git_sha() -> str:
+    """Commit of the uqgan source tree, or "unknown" outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5, check=False)
+        return out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+# ------------------------------------------------------------------------------------------------
+# the plan: design, material field basis, manifest
+
+
+def _kl_basis(case: CaseConfig):
+    rf = case.random_field
+    if rf.coefficient_of_variation == 0:
+        return None
+    from .random_fields import kl_basis
+
+    return kl_basis(length_m=case.geometry.length_m, height_m=case.geometry.height_m, kernel=rf.kernel,
+                    correlation_length_m=rf.correlation_length_m, matern_nu=rf.matern_nu,
+                    energy_fraction=rf.energy_fraction, max_modes=rf.max_modes)
+
+
+def campaign_plan(case: CaseConfig, *, n_samples: int, replicates: int = 1, design: str = "sobol", seed: int = 0):
+    """The design and the material-field basis of a campaign (no FEM): ``(design, basis)``."""
+    from .design import design_from_case
+
+    return (design_from_case(case, n_samples=n_samples, replicates=replicates, method=design, seed=seed),
+            _kl_basis(case))
+
+
+def _identity(design_dict: dict) -> dict:
+    return {k: v for k, v in design_dict.items() if k != "n_samples"}
+
+
+def _check_manifest(directory: Path, case: CaseConfig, design) -> dict:
+    """Create the manifest, or check that the directory holds this campaign; returns the manifest."""
+    from .design import CampaignDesign
+
+    path = directory / MANIFEST
+    import scipy
+
+    # designs and random streams are reproducible bit for bit within the same numpy/scipy versions
+    new = {"uqgan_schema": 1, "case_toml": case_to_toml(case), "design": design.to_dict(), "created_utc": _utc_now(),
+           "uqgan_version": __version__, "git_sha": git_sha(), "numpy_version": np.__version__,
+           "scipy_version": scipy.__version__}
+    if not path.exists():
+        if list_shards(directory):
+            raise CampaignError(f"{directory} holds shards but no {MANIFEST}: use a new --out directory")
+        write_atomic(path, lambda tmp: tmp.write_text(json.dumps(new, indent=2)))
+        return new
+    old = json.loads(path.read_text())
+    if case_from_toml(old["case_toml"]) != case:
+        raise CampaignError(f"{directory} holds a campaign of another case (see its {MANIFEST}); nothing was changed: "
+                            "use a new --out directory, or the case file it was made with")
+    old_design = CampaignDesign.from_dict(old["design"])
+    if _identity(old_design.to_dict()) != _identity(design.to_dict()):
+        new_id, old_design_dict = _identity(design.to_dict()), old["design"]
+        diff = [k for k in new_id if new_id[k] != old_design_dict.get(k)]
+        was = ", ".join(f"{k}={old_design_dict.get(k)!r}" for k in diff)
+        raise CampaignError(f"{directory} holds a campaign with another {', '.join(diff)} ({was}); nothing was "
+                            "changed: rerun with the same values or use a new --out directory")
+    if design.n_samples > old_design.n_samples:
+        if not design.extends(old_design):
+            raise CampaignError(f"a {design.method!r} design cannot be extended from {old_design.n_samples} to "
+                                f"{design.n_samples} samples without changing the existing ones: use --design sobol "
+                                "or mc for extensible campaigns, or a new --out directory")
+        old["design"] = design.to_dict()
+        write_atomic(path, lambda tmp: tmp.write_text(json.dumps(old, indent=2)))
+        logger.info("extending %s from %d to %d samples", directory, old_design.n_samples, design.n_samples)
+    return old
+
+
+# ------------------------------------------------------------------------------------------------
+# the worker side
+
+
+_WORKER_CACHE: dict[str, Any] = {}
+
+
+def _worker_model(case_toml: str, basis):
+    key = hashlib.sha256(case_toml.encode()).hexdigest()
+    if key not in _WORKER_CACHE:
+        from .fem import PlateModel
+        from .fem._dolfinx import versions
+
+        case = case_from_toml(case_toml)
+        model = PlateModel(case)
+        psi = None if basis is None else basis.evaluate(model.cell_midpoints)
+        _WORKER_CACHE.clear()
+        _WORKER_CACHE[key] = (case, model, psi, versions())
+    return _WORKER_CACHE[key]
+
+
+def youngs_modulus_field(case: CaseConfig, psi: np.ndarray, xi: np.ndarray,
+                         zone_cells: np.ndarray) -> np.ndarray:
+    """Per-cell Young's modulus [Pa]: lognormal outside the zone, nominal inside it.
+
+    ``psi`` (n_cells, n_modes) is the KL basis at the cell midpoints (√λ_k φ_k), ``xi`` (n_modes,).
+    """
+    from .random_fields import lognormal_field
+
+    E0 = case.material.youngs_modulus_pa
+    E = lognormal_field(psi @ xi, mean=E0, coefficient_of_variation=case.random_field.coefficient_of_variation)
+    E[zone_cells] = E0
+    return E
+
+
+def solve_sample(task: dict) -> dict:
+    """Run one sample (in a worker). Never raises: a failure comes back with its reason."""
+    sample = task["sample"]
+    try:
+        case, model, psi, versions = _worker_model(task["case_toml"], task["basis"])
+        xi = np.asarray(task["xi"], dtype=float)
+        E = None if psi is None else youngs_modulus_field(case, psi, xi, model.zone.cells)
+        save = task.get("fields_dir") is not None
+        sol = model.solve(task["parameters"], youngs_modulus=E, keep_full_history=save)
+        bad = [k for k, v in sol.qoi.items() if not np.isfinite(v)]
+        if bad or not np.isfinite(sol.u_bc).all():
+            raise FloatingPointError(f"non-finite result ({', '.join(bad) or 'u_bc'})")
+        if save:
+            model.write_xdmf(Path(task["fields_dir"]) / f"sample_{sample:06d}.xdmf", sol)
+        return {"sample": sample, "ok": True, "u_bc": sol.u_bc, "time_s": sol.time_s,
+                "boundary_coords": model.zone.boundary_coords, "qoi": sol.qoi, "wall_time_s": sol.wall_time_s,
+                "fem_versions": versions}
+    except Exception as err:  # recorded, the campaign goes on
+        return {"sample": sample, "ok": False, "error": f"{type(err).__name__}: {err}",
+                "traceback": traceback.format_exc()}
+
+
+# ------------------------------------------------------------------------------------------------
+# executors
+
+
+def _run_local(tasks, workers: int):
+    if workers == 1:
+        for t in tasks:
+            yield solve_sample(t)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn: a fresh interpreter per worker, never a fork of a process holding PETSc/MPI state
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(solve_sample, t) for t in tasks]
+        for f in as_completed(futures):
+            yield f.result()
+
+
+def _run_dask(tasks, scheduler: str):
+    from ._lazy import require
+
+    distributed = require("distributed", purpose="campaigns on a Dask cluster (--scheduler)")
+    with distributed.Client(scheduler) as client:
+        basis = tasks[0]["basis"] if tasks else None
+        basis_f = client.scatter(basis, broadcast=True) if basis is not None else None
+        futures = client.map(solve_sample, [{**t, "basis": basis_f} for t in tasks], pure=False)
+        for f in distributed.as_completed(futures):
+            yield f.result()
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def run_campaign(case: CaseConfig, directory: str | Path, *, n_samples: int, replicates: int = 1,
+                 design: str = "sobol", seed: int = 0, workers: int = 1, scheduler: str | None = None,
+                 save_fields: int = 0, show_progress: bool = True) -> CampaignReport:
+    """Run (or resume, or extend) a full-model campaign into ``directory``.
+
+    Parameters
+    ----------
+    case
+        The case.
+    directory
+        Campaign directory (created); holds ``manifest.json``, ``shards/``, ``failures/``,
+        ``fields/`` and ``campaign.log``.
+    n_samples
+        Total samples (design points × replicates); a larger value extends an existing campaign.
+    replicates
+        Independent material fields per design point; ``n_samples`` must be a multiple.
+    design
+        ``"sobol"`` (scrambled, extensible), ``"lhs"`` or ``"mc"``.
+    seed
+        The campaign's single seed: design and every sample's material field derive from it.
+    workers
+        Local processes (1 = in this process).
+    scheduler
+        Address of a Dask distributed scheduler; overrides ``workers``.
+    save_fields
+        Write ParaView files of the first ``save_fields`` samples to ``fields/``.
+    show_progress
+        Progress bar with ETA on stderr.
+
+    Raises
+    ------
+    CampaignError
+        If the directory holds another case or seed, or the design cannot be extended.
+    """
+    if workers < 1:
+        raise CampaignError(f"workers={workers}: must be >= 1")
+    if save_fields < 0:
+        raise CampaignError(f"save_fields={save_fields}: must be >= 0")
+    t0 = time.perf_counter()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(directory / LOG_FILE)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    pkg_logger = logging.getLogger("uqgan")  # warnings and errors of every uqgan module, at their level
+    pkg_logger.addHandler(handler)
+    _file_log.addHandler(handler)
+    try:
+        try:
+            plan_design, basis = campaign_plan(case, n_samples=n_samples, replicates=replicates, design=design,
+                                               seed=seed)
+        except ValueError as err:
+            raise CampaignError(str(err)) from None
+        manifest = _check_manifest(directory, case, plan_design)
+        n_modes = 0 if basis is None else basis.n_modes
+        done = set(list_shards(directory))
+        todo = [s for s in range(n_samples) if s not in done]
+        n_before = n_samples - len(todo)
+        for log in (logger, _file_log):
+            log.info("campaign %s: %d samples (%d points x %d replicates, %s design, seed %d), %d done, %d to run; "
+                     "material field: %d KL modes", directory, n_samples, plan_design.n_points, replicates, design,
+                     seed, n_before, len(todo), n_modes)
+        params = plan_design.parameters()
+        case_toml = case_to_toml(case)
+        fields_dir = directory / FIELDS
+        if save_fields:
+            fields_dir.mkdir(exist_ok=True)
+        tasks = [{"case_toml": case_toml, "basis": basis, "sample": s,
+                  "point": int(plan_design.point_of(s)), "replicate": int(plan_design.replicate_of(s)),
+                  "parameters": {k: float(v[s]) for k, v in params.items()},
+                  "xi": plan_design.xi_rng(s).standard_normal(n_modes),
+                  "fields_dir": str(fields_dir) if s < save_fields else None} for s in todo]
+        by_id = {t["sample"]: t for t in tasks}
+        attrs = {"case_name": case.name, "case_toml": case_toml, "seed": seed,
+                 "design_json": json.dumps(_identity(plan_design.to_dict()), sort_keys=True),
+                 "kl_json": json.dumps(_kl_summary(basis, case), sort_keys=True),
+                 "created_utc": manifest["created_utc"], "uqgan_version": __version__, "git_sha": manifest["git_sha"]}
+        failures: dict[int, str] = {}
+        computed = 0
+        results = _run_dask(tasks, scheduler) if scheduler else _run_local(tasks, workers)
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(tasks), desc="full-model runs", unit="run", disable=not show_progress or not tasks) as bar:
+            for res in results:
+                s = res["sample"]
+                fail_path = directory / FAILURES / f"sample_{s:06d}.json"
+                if res["ok"]:
+                    t = by_id[s]
+                    ds = sample_dataset(sample=s, point=t["point"], replicate=t["replicate"],
+                                        parameters=t["parameters"], xi=t["xi"], time_s=res["time_s"],
+                                        boundary_coords=res["boundary_coords"], u_bc=res["u_bc"], qoi=res["qoi"],
+                                        attrs={**attrs, "fem_versions_json": json.dumps(res["fem_versions"],
+                                                                                        sort_keys=True)})
+                    write_shard(directory, ds)
+                    if fail_path.exists():
+                        fail_path.unlink()
+                    computed += 1
+                    _file_log.info("sample %d done in %.2f s", s, res["wall_time_s"])
+                else:
+                    failures[s] = res["error"]
+                    write_atomic(fail_path, lambda tmp, r=res: tmp.write_text(json.dumps(
+                        {"sample": r["sample"], "error": r["error"], "traceback": r["traceback"],
+                         "utc": _utc_now()}, indent=2)))
+                    logger.warning("sample %d failed: %s", s, res["error"])
+                    _file_log.info("sample %d failed:\n%s", s, res["traceback"])
+                bar.update(1)
+        report = CampaignReport(directory=directory, n_samples=n_samples, n_done_before=n_before, n_computed=computed,
+                                failures=dict(sorted(failures.items())), elapsed_s=time.perf_counter() - t0,
+                                n_modes=n_modes)
+        for log in (logger, _file_log):
+            log.info(report.summary())
+        return report
+    finally:
+        pkg_logger.removeHandler(handler)
+        _file_log.removeHandler(handler)
+        handler.close()
+
+
+def _kl_summary(basis, case: CaseConfig) -> dict:
+    rf = case.random_field
+    out = {"coefficient_of_variation": rf.coefficient_of_variation, "kernel": rf.kernel,
+           "correlation_length_m": rf.correlation_length_m, "n_modes": 0, "energy_fraction": 0.0}
+    if basis is not None:
+        out.update(n_modes=int(basis.n_modes), energy_fraction=float(basis.energy_fraction))
+    return out
+

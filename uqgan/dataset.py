@@ -1,0 +1,207 @@
+"""The boundary-condition dataset: schema, shards, open, validate.
+
+A campaign directory holds one netCDF4/HDF5 shard per sample (``shards/sample_000123.nc``), each
+written under a temporary name and renamed when complete, plus a ``manifest.json``.
+:func:`open_dataset` gives one :class:`xarray.Dataset` over all shards (or a single netCDF file in
+the same schema, e.g. BC data from another solver).
+
+Schema (see DESIGN.md):
+
+============================ ================================== =========================================
+name                         dims                               meaning
+============================ ================================== =========================================
+``u_bc``                     (sample, time, node, component)    displacement on the zone boundary [m]
+``load_amplitude`` etc.      (sample)                           conditioning parameters, ``role=parameter``
+``xi``                       (sample, kl_mode)                  KL coefficients of the material field,
+                                                                ``role=latent_truth`` (never a generator input)
+``qoi_<name>``               (sample)                           zone QoIs of the full model, ``role=qoi``
+coords                       ``sample`` (int id), ``time`` [s], ``node``, ``node_x``/``node_y`` [m],
+                             ``component`` ("x", "y"), ``point`` and ``replicate`` along ``sample``
+============================ ================================== =========================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import PARAMETER_UNITS
+from .qoi import QOI_SPECS
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DatasetError",
+    "open_dataset",
+    "sample_dataset",
+    "shard_path",
+    "validate_dataset",
+    "write_atomic",
+    "write_shard",
+]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SHARD_DIR = "shards"
+_SHARD_RE = re.compile(r"^sample_(\d{6,})\.nc$")
+
+_PARAMETER_LONG_NAMES = {
+    "load_amplitude": "peak pressure of the half-sine pulse",
+    "load_duration": "duration of the half-sine pulse",
+    "load_position": "x of the footprint centre on the top edge",
+}
+
+
+class DatasetError(ValueError):
+    """A dataset or shard is missing, corrupt or not in the uqgan schema; the message names it."""
+
+
+def shard_path(directory: str | Path, sample: int) -> Path:
+    return Path(directory) / SHARD_DIR / f"sample_{sample:06d}.nc"
+
+
+def write_atomic(path: Path, write) -> Path:
+    """Call ``write(tmp_path)`` then rename to ``path``: readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def sample_dataset(*, sample: int, point: int, replicate: int, parameters: dict[str, float], xi: np.ndarray,
+                   time_s: np.ndarray, boundary_coords: np.ndarray, u_bc: np.ndarray, qoi: dict[str, float],
+                   attrs: dict[str, Any] | None = None):
+    """One sample in the dataset schema (``sample`` dimension of length 1).
+
+    Parameters
+    ----------
+    u_bc : (n_time, n_node, 2) displacement [m]
+    xi : (n_modes,) KL coefficients (may be empty)
+    time_s : (n_time,) [s]; boundary_coords : (n_node, 2) [m]
+    """
+    import xarray as xr
+
+    u_bc = np.asarray(u_bc, dtype=np.float64)
+    xi = np.asarray(xi, dtype=np.float64).reshape(-1)
+    n_t, n_n, _ = u_bc.shape
+    data_vars = {
+        "u_bc": (("sample", "time", "node", "component"), u_bc[None],
+                 {"units": "m", "long_name": "displacement history on the submodel zone's boundary nodes"}),
+        "xi": (("sample", "kl_mode"), xi[None],
+               {"units": "1", "long_name": "Karhunen-Loeve coefficients of the Young's-modulus field",
+                "role": "latent_truth"}),
+    }
+    for name, value in parameters.items():
+        data_vars[name] = (("sample",), np.array([float(value)]),
+                           {"units": PARAMETER_UNITS.get(name, "1"), "long_name": _PARAMETER_LONG_NAMES.get(name, name),
+                            "role": "parameter"})
+    for spec in QOI_SPECS:
+        data_vars[f"qoi_{spec.name}"] = (("sample",), np.array([float(qoi[spec.name])]),
+                                         {"units": spec.units, "long_name": spec.long_name, "role": "qoi"})
+    coords = {
+        "sample": ("sample", np.array([sample], dtype=np.int64), {"long_name": "sample id"}),
+        "point": ("sample", np.array([point], dtype=np.int64), {"long_name": "design point of the sample"}),
+        "replicate": ("sample", np.array([replicate], dtype=np.int64),
+                      {"long_name": "replicate (material field) at the design point"}),
+        "time": ("time", np.asarray(time_s, dtype=np.float64), {"units": "s", "long_name": "time"}),
+        "node": ("node", np.arange(n_n, dtype=np.int64), {"long_name": "zone boundary node, counter-clockwise"}),
+        "node_x": ("node", np.asarray(boundary_coords[:, 0], dtype=np.float64),
+                   {"units": "m", "long_name": "x of the node"}),
+        "node_y": ("node", np.asarray(boundary_coords[:, 1], dtype=np.float64),
+                   {"units": "m", "long_name": "y of the node"}),
+        "component": ("component", np.array(["x", "y"]), {"long_name": "displacement component"}),
+    }
+    ds = xr.Dataset(data_vars, coords=coords)
+    ds.attrs.update({"uqgan_schema_version": SCHEMA_VERSION, **(attrs or {})})
+    return ds
+
+
+def write_shard(directory: str | Path, ds) -> Path:
+    """Write a one-sample dataset to its shard, atomically."""
+    sample = int(ds["sample"].values[0])
+    return write_atomic(shard_path(directory, sample), lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+
+
+def list_shards(directory: str | Path) -> dict[int, Path]:
+    """Sample id -> shard path of the complete shards in a campaign directory."""
+    d = Path(directory) / SHARD_DIR
+    if not d.is_dir():
+        return {}
+    out = {}
+    for p in d.iterdir():
+        m = _SHARD_RE.match(p.name)
+        if m:
+            out[int(m.group(1))] = p
+    return dict(sorted(out.items()))
+
+
+def _open_one(path: Path):
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ds.load()
+    except Exception as err:  # h5py raises OSError/KeyError/ValueError on damaged files
+        raise DatasetError(
+            f"{path} is corrupt or truncated ({type(err).__name__}: {err}); delete it and rerun "
+            "`uqgan generate-data` with the same arguments to recompute that sample"
+        ) from None
+
+
+def validate_dataset(ds, *, source: str = "dataset") -> None:
+    """Check ``ds`` against the schema; raise :class:`DatasetError` naming what is wrong."""
+    problems = []
+    if "u_bc" not in ds:
+        problems.append("variable u_bc is missing")
+    elif ds["u_bc"].dims != ("sample", "time", "node", "component"):
+        problems.append(f"u_bc has dims {ds['u_bc'].dims}, expected ('sample', 'time', 'node', 'component')")
+    for name in ("time", "node_x", "node_y", "component"):
+        if name not in ds.coords:
+            problems.append(f"coordinate {name} is missing")
+    params = [v for v in ds.data_vars if ds[v].attrs.get("role") == "parameter"]
+    if not params:
+        problems.append("no variable has attrs role='parameter' (the conditioning parameters)")
+    for v in ds.data_vars:
+        if "units" not in ds[v].attrs:
+            problems.append(f"variable {v} has no 'units' attribute")
+    if "u_bc" in ds and ds["u_bc"].size and not np.isfinite(ds["u_bc"].values).all():
+        problems.append("u_bc holds NaN or infinite values")
+    if problems:
+        raise DatasetError(f"{source} is not a uqgan BC dataset: " + "; ".join(problems))
+
+
+def open_dataset(path: str | Path):
+    """One :class:`xarray.Dataset` over a campaign directory's shards, or from one netCDF file.
+
+    Raises
+    ------
+    DatasetError
+        If ``path`` holds no dataset, a shard is corrupt or truncated (named), or the data does not
+        follow the schema.
+    """
+    import xarray as xr
+
+    path = Path(path)
+    if path.is_file():
+        ds = _open_one(path)
+        validate_dataset(ds, source=str(path))
+        return ds
+    shards = list_shards(path)
+    if not shards:
+        raise DatasetError(f"{path} holds no dataset: no {SHARD_DIR}/sample_*.nc (run `uqgan generate-data` first)")
+    parts = [_open_one(p) for p in shards.values()]
+    ds = xr.concat(parts, dim="sample", data_vars="all", coords="different", compat="equals",
+                   combine_attrs="override", join="exact")
+    validate_dataset(ds, source=str(path))
+    return ds
