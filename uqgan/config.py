@@ -157,7 +157,8 @@ class RandomFieldConfig(_Frozen):
     )
     matern_nu: float = Field(1.5, gt=0, allow_inf_nan=False, description="smoothness nu of the Matern kernel")
     energy_fraction: float = Field(
-        0.99, gt=0.0, le=1.0, description="keep the fewest KL modes that carry this fraction of the field's variance"
+        0.99, gt=0.0, le=1.0,
+        description="keep the fewest KL modes that carry this fraction of the field's variance",
     )
     max_modes: int = Field(100, ge=1, le=2000, description="upper bound on the number of KL modes")
 
