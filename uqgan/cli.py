@@ -159,6 +159,13 @@ def _user_errors() -> Iterator[None]:
         PermissionError,
     ) as err:
         raise _fail(str(err)) from None
+    except ValueError as err:
+        # a DatasetError (missing, corrupt or off-schema data) can only come from a loaded
+        # uqgan.dataset: look there instead of importing it (and scipy) for every command
+        dataset = sys.modules.get(f"{__package__}.dataset")
+        if dataset is None or not isinstance(err, dataset.DatasetError):
+            raise
+        raise _fail(str(err)) from None
 
 
 def _console():
@@ -489,13 +496,65 @@ def generate_data(
         from .analysis import replicate_variance_report
         from .dataset import open_dataset
 
-        split = replicate_variance_report(open_dataset(out))
-        typer.echo("variance within replicates (what the parameters do not explain): "
-                   f"u_bc {100 * split['u_bc']:.0f} % ({100 * split['u_bc_per_amplitude']:.0f} % per unit amplitude), "
-                   f"peak displacement {100 * split['qoi_peak_displacement']:.0f} %, "
-                   f"peak von Mises {100 * split['qoi_peak_von_mises']:.0f} %")
+        typer.echo(_variance_line(replicate_variance_report(open_dataset(out))))
     if report.failures:
         raise typer.Exit(EXIT_FAILED_SAMPLES)
+
+
+def _variance_line(split: dict[str, float]) -> str:
+    """One line of :func:`uqgan.analysis.replicate_variance_report`'s shares, in %; entries the
+    dataset lacks (a QoI, the load amplitude) are left out."""
+
+    def pct(key: str) -> str:
+        return f"{100 * split[key]:.0f} %"
+
+    head = f"u_bc {pct('u_bc')}"
+    if "u_bc_per_amplitude" in split:
+        head += f" ({pct('u_bc_per_amplitude')} per unit amplitude)"
+    parts = [head] + [f"{label} {pct(key)}" for key, label in (("qoi_peak_displacement", "peak displacement"),
+                                                               ("qoi_peak_von_mises", "peak von Mises"))
+                      if key in split]
+    return "variance within replicates (what the parameters do not explain): " + ", ".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------
+# plot-data
+
+
+@app.command("plot-data")
+def plot_data(
+    data: Annotated[
+        Path, typer.Argument(metavar="DATA", help="Campaign directory or netCDF file in the uqgan BC schema.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="DIR", help="Where to write the PNGs (default: DATA/plots, or "
+                     "plots/ beside a netCDF file)."),
+    ] = None,
+) -> None:
+    """Plot a BC dataset: boundary-history quantile bands, the design, QoI histograms and, with
+    replicates, the share of variance the parameters do not explain."""
+    from . import plots
+    from .dataset import open_dataset
+
+    with _user_errors():
+        if not data.exists():
+            raise FileNotFoundError(f"{data}: no such campaign directory or netCDF file")
+        ds = open_dataset(data)
+        out_dir = out if out is not None else (data.parent if data.is_file() else data) / "plots"
+        try:
+            written = plots.plot_data(ds, out_dir)
+        except ImportError as err:  # matplotlib missing
+            raise _fail(str(err), EXIT_ENVIRONMENT) from None
+    for path in written:
+        typer.echo(str(path))
+    if plots.has_replicates(ds):
+        from .analysis import replicate_variance_report
+
+        typer.echo(_variance_line(replicate_variance_report(ds)))
+    else:
+        typer.echo("variance within replicates: not computed, the data has no replicates "
+                   "(generate it with --replicates >= 2)")
 
 
 def main() -> None:

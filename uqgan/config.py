@@ -151,7 +151,9 @@ class RandomFieldConfig(_Frozen):
         0.3, ge=0.0, le=2.0, allow_inf_nan=False,
         description="CoV of E outside the zone (std / mean of the lognormal field); 0 = deterministic material",
     )
-    correlation_length_m: PositiveFloat = Field(0.4, description="correlation length of the underlying Gaussian field [m]")
+    correlation_length_m: PositiveFloat = Field(
+        0.4, description="correlation length of the underlying Gaussian field [m]"
+    )
     kernel: Literal["squared-exponential", "matern"] = Field(
         "squared-exponential", description='covariance kernel: "squared-exponential" or "matern"'
     )
