@@ -43,14 +43,22 @@ def replicate_variance_report(ds) -> dict[str, float]:
     """Within-point variance shares of a dataset's histories and QoIs.
 
     Keys: ``u_bc`` (raw), ``u_bc_per_amplitude`` (divided by ``load_amplitude``, as the generators
-    see it), and ``qoi_<name>`` for each QoI variable. NaN without replicates.
+    see it: the model is linear in the load, so the amplitude is an exact, known scale),
+    ``qoi_<name>`` for each QoI variable and, for the uqgan QoIs, ``qoi_<name>_per_amplitude``
+    (divided by ``load_amplitude ** amplitude_power``). NaN without replicates.
     """
+    from .qoi import QOI_SPECS
+
+    powers = {f"qoi_{s.name}": s.amplitude_power for s in QOI_SPECS}
     groups = ds["point"].values
+    amp = ds["load_amplitude"].values if "load_amplitude" in ds else None
     out = {"u_bc": within_group_variance_fraction(ds["u_bc"].values, groups)}
-    if "load_amplitude" in ds:
-        amp = ds["load_amplitude"].values.reshape(-1, 1, 1, 1)
-        out["u_bc_per_amplitude"] = within_group_variance_fraction(ds["u_bc"].values / amp, groups)
+    if amp is not None:
+        out["u_bc_per_amplitude"] = within_group_variance_fraction(ds["u_bc"].values / amp.reshape(-1, 1, 1, 1),
+                                                                   groups)
     for v in ds.data_vars:
         if ds[v].attrs.get("role") == "qoi":
             out[str(v)] = within_group_variance_fraction(ds[v].values, groups)
+            if amp is not None and v in powers:
+                out[f"{v}_per_amplitude"] = within_group_variance_fraction(ds[v].values / amp ** powers[v], groups)
     return out

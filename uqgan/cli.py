@@ -511,9 +511,11 @@ def _variance_line(split: dict[str, float]) -> str:
     head = f"u_bc {pct('u_bc')}"
     if "u_bc_per_amplitude" in split:
         head += f" ({pct('u_bc_per_amplitude')} per unit amplitude)"
-    parts = [head] + [f"{label} {pct(key)}" for key, label in (("qoi_peak_displacement", "peak displacement"),
-                                                               ("qoi_peak_von_mises", "peak von Mises"))
-                      if key in split]
+    parts = [head]
+    for key, label in (("qoi_peak_displacement", "peak displacement"), ("qoi_peak_von_mises", "peak von Mises")):
+        if key in split:
+            per = f" ({pct(key + '_per_amplitude')} per unit amplitude)" if key + "_per_amplitude" in split else ""
+            parts.append(f"{label} {pct(key)}{per}")
     return "variance within replicates (what the parameters do not explain): " + ", ".join(parts)
 
 

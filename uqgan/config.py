@@ -148,11 +148,11 @@ class RandomFieldConfig(_Frozen):
     """Hidden randomness: a lognormal Young's-modulus field outside the zone (Karhunen–Loève)."""
 
     coefficient_of_variation: float = Field(
-        0.3, ge=0.0, le=2.0, allow_inf_nan=False,
+        0.5, ge=0.0, le=2.0, allow_inf_nan=False,
         description="CoV of E outside the zone (std / mean of the lognormal field); 0 = deterministic material",
     )
     correlation_length_m: PositiveFloat = Field(
-        0.4, description="correlation length of the underlying Gaussian field [m]"
+        0.5, description="correlation length of the underlying Gaussian field [m]"
     )
     kernel: Literal["squared-exponential", "matern"] = Field(
         "squared-exponential", description='covariance kernel: "squared-exponential" or "matern"'

@@ -22,13 +22,15 @@ class QoISpec:
     name: str
     units: str
     long_name: str
+    #: the QoI scales as load_amplitude ** amplitude_power (the model is linear in the load)
+    amplitude_power: int
 
 
 #: the zone QoIs, in the order they are stored (dataset variables are ``qoi_<name>``)
 QOI_SPECS: tuple[QoISpec, ...] = (
-    QoISpec("peak_von_mises", "Pa", "space-time maximum of the von Mises stress in the zone"),
-    QoISpec("peak_displacement", "m", "space-time maximum of the displacement magnitude in the zone"),
-    QoISpec("peak_strain_energy", "J/m", "maximum over time of the zone's strain energy per unit thickness"),
+    QoISpec("peak_von_mises", "Pa", "space-time maximum of the von Mises stress in the zone", 1),
+    QoISpec("peak_displacement", "m", "space-time maximum of the displacement magnitude in the zone", 1),
+    QoISpec("peak_strain_energy", "J/m", "maximum over time of the zone's strain energy per unit thickness", 2),
 )
 
 
