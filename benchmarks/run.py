@@ -1,12 +1,15 @@
 """uqgan benchmarks: one command, a table on stdout and JSON in benchmarks/results/.
 
-    python benchmarks/run.py [--quick] [--samples N] [--out FILE]
+    python benchmarks/run.py [--quick] [--samples N] [--only full_model|campaign]
 
-Full model (default case) at two mesh sizes, each in a fresh process so that peak memory is its own:
-dofs, time steps, build time (mesh, spaces, mass matrix, zone operators), time per sample with a new
-Young's-modulus field (stiffness assembly + LU factorisation + all time steps + zone QoIs: what a
-campaign pays per run), time per sample with the field unchanged (factorisation reused), time per
-step, and peak resident memory.
+full_model: the full model of the default case at two mesh sizes, each in a fresh process so that
+peak memory is its own: dofs, time steps, build time (mesh, spaces, mass matrix, zone operators),
+time per sample with a new Young's-modulus field (stiffness assembly + LU factorisation + all time
+steps + zone QoIs: what a campaign pays per run), time per sample with the field unchanged
+(factorisation reused), time per step, and peak resident memory.
+
+campaign: `uqgan generate-data` on the default case with 1 and 2 local workers: samples per hour
+(start-up included), the speed-up, and bytes per sample on disk.
 """
 
 from __future__ import annotations
@@ -60,43 +63,80 @@ def _child(element_size_m: float, samples: int) -> dict:
     }
 
 
+def _campaign(n_samples: int, workers: int) -> dict:
+    import tempfile
+
+    from uqgan.config import default_case, write_case
+
+    with tempfile.TemporaryDirectory() as tmp:
+        case_file = write_case(default_case(), Path(tmp) / "case.toml")
+        out = Path(tmp) / "data"
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "uqgan.cli", "-q", "generate-data", str(case_file), "--out", str(out),
+                        "--samples", str(n_samples), "--workers", str(workers), "--no-progress"], check=True,
+                       capture_output=True)
+        wall = time.perf_counter() - t0
+        shards = list((out / "shards").glob("sample_*.nc"))
+        size = sum(p.stat().st_size for p in shards)
+    return {"workers": workers, "samples": n_samples, "wall_s": wall, "samples_per_hour": 3600 * n_samples / wall,
+            "bytes_per_sample": size / len(shards)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="default mesh only, 1 sample")
     ap.add_argument("--samples", type=int, default=3, help="timed samples per configuration (median reported)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "full_model.json")
+    ap.add_argument("--only", choices=["full_model", "campaign"], help="run one benchmark")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child is not None:
         print(json.dumps(_child(args.child, args.samples)))
         return 0
-
-    sizes = [0.01] if args.quick else [0.01, 0.005]
-    samples = 1 if args.quick else args.samples
-    rows = []
-    for h in sizes:
-        out = subprocess.run([sys.executable, __file__, "--child", str(h), "--samples", str(samples)],
-                             capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            sys.stderr.write(out.stderr)
-            return out.returncode
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-
-    print("Full model, default case (plane-strain steel plate, P2, Newmark average acceleration, PETSc LU)")
-    print(f"{'h [mm]':>7} {'dofs':>7} {'zone dofs':>9} {'steps':>6} {'build [s]':>9} {'sample, new E [s]':>17} "
-          f"{'sample, same E [s]':>18} {'ms/step':>8} {'peak RSS [MiB]':>14}")
-    for r in rows:
-        print(f"{r['element_size_m'] * 1e3:7.1f} {r['dofs']:7d} {r['zone_dofs']:9d} {r['time_steps']:6d} "
-              f"{r['build_s']:9.2f} {r['sample_new_field_s']:17.2f} {r['sample_same_field_s']:18.2f} "
-              f"{r['ms_per_step']:8.2f} {r['peak_rss_mib']:14.0f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"benchmark": "full_model", **meta, "rows": rows}, indent=2))
-    tmp.replace(args.out)
-    print(f"wrote {args.out}")
+    results_dir = args.out.parent
+    results_dir.mkdir(parents=True, exist_ok=True)
+
+    if args.only in (None, "full_model"):
+        sizes = [0.01] if args.quick else [0.01, 0.005]
+        samples = 1 if args.quick else args.samples
+        rows = []
+        for h in sizes:
+            out = subprocess.run([sys.executable, __file__, "--child", str(h), "--samples", str(samples)],
+                                 capture_output=True, text=True, check=False)
+            if out.returncode != 0:
+                sys.stderr.write(out.stderr)
+                return out.returncode
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print("Full model, default case (plane-strain steel plate, P2, Newmark average acceleration, PETSc LU)")
+        print(f"{'h [mm]':>7} {'dofs':>7} {'zone dofs':>9} {'steps':>6} {'build [s]':>9} {'sample, new E [s]':>17} "
+              f"{'sample, same E [s]':>18} {'ms/step':>8} {'peak RSS [MiB]':>14}")
+        for r in rows:
+            print(f"{r['element_size_m'] * 1e3:7.1f} {r['dofs']:7d} {r['zone_dofs']:9d} {r['time_steps']:6d} "
+                  f"{r['build_s']:9.2f} {r['sample_new_field_s']:17.2f} {r['sample_same_field_s']:18.2f} "
+                  f"{r['ms_per_step']:8.2f} {r['peak_rss_mib']:14.0f}")
+        _write(args.out, {"benchmark": "full_model", **meta, "rows": rows})
+
+    if args.only in (None, "campaign"):
+        n = 8 if args.quick else 24
+        rows = [_campaign(n, w) for w in (1, 2)]
+        speedup = rows[1]["samples_per_hour"] / rows[0]["samples_per_hour"]
+        print(f"Campaign, default case, {n} samples (process start-up and model build included)")
+        print(f"{'workers':>7} {'wall [s]':>9} {'samples/hour':>13} {'bytes/sample':>13}")
+        for r in rows:
+            print(f"{r['workers']:7d} {r['wall_s']:9.1f} {r['samples_per_hour']:13.0f} {r['bytes_per_sample']:13.0f}")
+        print(f"speed-up with 2 workers: {speedup:.2f}x")
+        _write(results_dir / "campaign.json",
+               {"benchmark": "campaign", **meta, "rows": rows, "speedup_2_workers": speedup})
     return 0
+
+
+def _write(path: Path, record: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    tmp.replace(path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

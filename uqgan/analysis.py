@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["replicate_variance_report", "within_group_variance_fraction"]
+__all__ = ["replicate_variance_report", "variance_summary_line", "within_group_variance_fraction"]
 
 
 def within_group_variance_fraction(values, groups) -> float:
@@ -62,3 +62,21 @@ def replicate_variance_report(ds) -> dict[str, float]:
             if amp is not None and v in powers:
                 out[f"{v}_per_amplitude"] = within_group_variance_fraction(ds[v].values / amp ** powers[v], groups)
     return out
+
+
+def variance_summary_line(split: dict[str, float]) -> str:
+    """One line of :func:`uqgan.analysis.replicate_variance_report`'s shares, in %; entries the
+    dataset lacks (a QoI, the load amplitude) are left out."""
+
+    def pct(key: str) -> str:
+        return f"{100 * split[key]:.0f} %"
+
+    head = f"u_bc {pct('u_bc')}"
+    if "u_bc_per_amplitude" in split:
+        head += f" ({pct('u_bc_per_amplitude')} per unit amplitude)"
+    parts = [head]
+    for key, label in (("qoi_peak_displacement", "peak displacement"), ("qoi_peak_von_mises", "peak von Mises")):
+        if key in split:
+            per = f" ({pct(key + '_per_amplitude')} per unit amplitude)" if key + "_per_amplitude" in split else ""
+            parts.append(f"{label} {pct(key)}{per}")
+    return "variance within replicates (what the parameters do not explain): " + ", ".join(parts)

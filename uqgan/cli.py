@@ -493,30 +493,12 @@ def generate_data(
             raise _fail(str(err), EXIT_ENVIRONMENT) from None
     typer.echo(report.summary())
     if report.n_complete and replicates > 1:
-        from .analysis import replicate_variance_report
+        from .analysis import replicate_variance_report, variance_summary_line
         from .dataset import open_dataset
 
-        typer.echo(_variance_line(replicate_variance_report(open_dataset(out))))
+        typer.echo(variance_summary_line(replicate_variance_report(open_dataset(out))))
     if report.failures:
         raise typer.Exit(EXIT_FAILED_SAMPLES)
-
-
-def _variance_line(split: dict[str, float]) -> str:
-    """One line of :func:`uqgan.analysis.replicate_variance_report`'s shares, in %; entries the
-    dataset lacks (a QoI, the load amplitude) are left out."""
-
-    def pct(key: str) -> str:
-        return f"{100 * split[key]:.0f} %"
-
-    head = f"u_bc {pct('u_bc')}"
-    if "u_bc_per_amplitude" in split:
-        head += f" ({pct('u_bc_per_amplitude')} per unit amplitude)"
-    parts = [head]
-    for key, label in (("qoi_peak_displacement", "peak displacement"), ("qoi_peak_von_mises", "peak von Mises")):
-        if key in split:
-            per = f" ({pct(key + '_per_amplitude')} per unit amplitude)" if key + "_per_amplitude" in split else ""
-            parts.append(f"{label} {pct(key)}{per}")
-    return "variance within replicates (what the parameters do not explain): " + ", ".join(parts)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -551,9 +533,9 @@ def plot_data(
     for path in written:
         typer.echo(str(path))
     if plots.has_replicates(ds):
-        from .analysis import replicate_variance_report
+        from .analysis import replicate_variance_report, variance_summary_line
 
-        typer.echo(_variance_line(replicate_variance_report(ds)))
+        typer.echo(variance_summary_line(replicate_variance_report(ds)))
     else:
         typer.echo("variance within replicates: not computed, the data has no replicates "
                    "(generate it with --replicates >= 2)")
