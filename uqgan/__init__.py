@@ -20,6 +20,9 @@ _LAZY = {
     "load_case": "uqgan.config",
     "default_case": "uqgan.config",
     "ConfigError": "uqgan.config",
+    "open_dataset": "uqgan.dataset",
+    "DatasetError": "uqgan.dataset",
+    "run_campaign": "uqgan.campaign",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
