@@ -30,7 +30,7 @@ from ..qoi import ZoneQoI
 from ..timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy, scipy_lu
 from . import _dolfinx as backend
 
-__all__ = ["FullSolution", "PlateModel", "Zone"]
+__all__ = ["FullSolution", "PlateModel", "Zone", "ZoneOperators", "build_mesh", "build_zone"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,78 @@ def match_nodes(source: np.ndarray, target: np.ndarray, tol: float) -> np.ndarra
     return idx
 
 
+def build_zone(case: CaseConfig, mesh, space: backend.VectorSpace) -> Zone:
+    """The zone's cells, its restricted mesh and space, and its ordered boundary nodes."""
+    g = case.geometry
+    z = g.zone
+    mid = backend.cell_midpoints(mesh)
+    centre = np.array([0.5 * (z.x_min_m + z.x_max_m), 0.5 * (z.y_min_m + z.y_max_m)])
+    cells = np.flatnonzero((mid[:, 0] > z.x_min_m) & (mid[:, 0] < z.x_max_m)
+                           & (mid[:, 1] > z.y_min_m) & (mid[:, 1] < z.y_max_m)).astype(np.int32)
+    if cells.size == 0:
+        raise ValueError("the zone contains no cell: refine geometry.element_size_m or enlarge the zone")
+    sub, cell_map = backend.submesh(mesh, cells)
+    zspace = backend.vector_space(sub, g.degree)
+    tol = MATCH_TOLERANCE * g.element_size_m
+    full_nodes = match_nodes(zspace.node_coords, space.node_coords, tol)
+    bnodes = backend.nodes_on_facets(space, backend.interface_facets(mesh, cells))
+    bcoords = space.node_coords[bnodes]
+    order = _order_along_perimeter(bcoords, centre, np.array([z.x_min_m, z.y_min_m]))
+    bnodes = bnodes[order]
+    bz = match_nodes(space.node_coords[bnodes], zspace.node_coords, tol)
+    plate_area = g.length_m * g.height_m - np.pi * z.hole_radius_m**2  # the hole is no material
+    zone_area = (z.x_max_m - z.x_min_m) * (z.y_max_m - z.y_min_m) - np.pi * z.hole_radius_m**2
+    return Zone(cells=cells, space=zspace, cell_map=np.asarray(cell_map, dtype=np.int64), full_nodes=full_nodes,
+                boundary_nodes=bnodes, boundary_zone_nodes=bz, area_fraction=zone_area / plate_area)
+
+
+def build_mesh(case: CaseConfig):
+    """The full mesh of a case: structured triangles, or gmsh's with a hole in the zone."""
+    g = case.geometry
+    if g.zone.hole_radius_m > 0:
+        from ._gmsh import plate_with_hole
+
+        points, triangles = plate_with_hole(g)
+        return backend.mesh_from_arrays(points, triangles)
+    return backend.rectangle_mesh(g.length_m, g.height_m, g.nx, g.ny)
+
+
+class ZoneOperators:
+    """What the zone needs for its QoIs and its own solves: mass and stiffness on the zone mesh,
+    and the strain at cell vertices. Shared by the full model and the submodel, so both compute
+    QoIs the same way."""
+
+    def __init__(self, case: CaseConfig, zone: Zone):
+        mat = case.material
+        self.case, self.zone = case, zone
+        self.assembler = backend.Assembler(zone.space, density_kg_m3=mat.density_kg_m3,
+                                           poisson_ratio=mat.poisson_ratio)
+        self._strain = None
+        self._mass = None
+
+    @property
+    def strain_operator(self):
+        if self._strain is None:
+            self._strain = backend.strain_operator(self.zone.space)
+        return self._strain
+
+    def mass(self) -> sp.csr_matrix:
+        if self._mass is None:
+            self._mass = self.assembler.mass()
+        return self._mass
+
+    def stiffness(self, youngs_modulus_zone_cells) -> sp.csr_matrix:
+        return self.assembler.stiffness(youngs_modulus_zone_cells)
+
+    def qoi(self, youngs_modulus_zone_cells, *, stiffness: sp.spmatrix | None = None,
+            batch: int | None = None) -> ZoneQoI:
+        """A fresh QoI accumulator; E per zone cell ``(n_zone_cells,)`` [Pa]."""
+        E = np.broadcast_to(np.asarray(youngs_modulus_zone_cells, dtype=float), (self.zone.cells.size,))
+        S, point_cells = self.strain_operator
+        K = self.stiffness(E) if stiffness is None else stiffness
+        return ZoneQoI(S, E[point_cells], self.case.material.poisson_ratio, K, batch=batch)
+
+
 class PlateModel:
     """Full model of a case: mesh, operators, zone, and :meth:`solve`.
 
@@ -118,13 +190,7 @@ class PlateModel:
         self.case = case
         self._factorize = backend.petsc_lu if solver == "petsc" else scipy_lu
         g, mat = case.geometry, case.material
-        if g.zone.hole_radius_m > 0:
-            from ._gmsh import plate_with_hole
-
-            points, triangles = plate_with_hole(g)
-            self.mesh = backend.mesh_from_arrays(points, triangles)
-        else:
-            self.mesh = backend.rectangle_mesh(g.length_m, g.height_m, g.nx, g.ny)
+        self.mesh = build_mesh(case)
         self.space = backend.vector_space(self.mesh, g.degree)
         self.n_cells = backend.num_cells(self.mesh)
         self.assembler = backend.Assembler(self.space, density_kg_m3=mat.density_kg_m3, poisson_ratio=mat.poisson_ratio)
@@ -136,7 +202,8 @@ class PlateModel:
         clamp = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1]) < tol)
         self.clamped_dofs = backend.raw_dofs(backend.nodes_on_facets(self.space, clamp))
         self.top_facets = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
-        self.zone = self._build_zone()
+        self.zone = build_zone(case, self.mesh, self.space)
+        self.zone_ops = ZoneOperators(case, self.zone)
         self.time_scheme = TimeScheme.from_name(case.time.scheme, case.time.spectral_radius)
         for warning in case.resolution()["warnings"]:
             logger.warning("under-resolved: %s", warning)
@@ -161,29 +228,6 @@ class PlateModel:
     @property
     def cell_midpoints(self) -> np.ndarray:
         return backend.cell_midpoints(self.mesh)
-
-    def _build_zone(self) -> Zone:
-        g = self.case.geometry
-        z = g.zone
-        mid = backend.cell_midpoints(self.mesh)
-        centre = np.array([0.5 * (z.x_min_m + z.x_max_m), 0.5 * (z.y_min_m + z.y_max_m)])
-        cells = np.flatnonzero((mid[:, 0] > z.x_min_m) & (mid[:, 0] < z.x_max_m)
-                               & (mid[:, 1] > z.y_min_m) & (mid[:, 1] < z.y_max_m)).astype(np.int32)
-        if cells.size == 0:
-            raise ValueError("the zone contains no cell: refine geometry.element_size_m or enlarge the zone")
-        sub, cell_map = backend.submesh(self.mesh, cells)
-        zspace = backend.vector_space(sub, g.degree)
-        tol = MATCH_TOLERANCE * g.element_size_m
-        full_nodes = match_nodes(zspace.node_coords, self.space.node_coords, tol)
-        bnodes = backend.nodes_on_facets(self.space, backend.interface_facets(self.mesh, cells))
-        bcoords = self.space.node_coords[bnodes]
-        order = _order_along_perimeter(bcoords, centre, np.array([z.x_min_m, z.y_min_m]))
-        bnodes = bnodes[order]
-        bz = match_nodes(self.space.node_coords[bnodes], zspace.node_coords, tol)
-        plate_area = g.length_m * g.height_m - np.pi * z.hole_radius_m**2  # the hole is no material
-        zone_area = (z.x_max_m - z.x_min_m) * (z.y_max_m - z.y_min_m) - np.pi * z.hole_radius_m**2
-        return Zone(cells=cells, space=zspace, cell_map=np.asarray(cell_map, dtype=np.int64), full_nodes=full_nodes,
-                    boundary_nodes=bnodes, boundary_zone_nodes=bz, area_fraction=zone_area / plate_area)
 
     # --------------------------------------------------------------------------------------------
     def youngs_modulus_cells(self, youngs_modulus=None) -> np.ndarray:
@@ -213,23 +257,7 @@ class PlateModel:
 
     def zone_qoi(self, youngs_modulus=None, *, batch: int | None = None) -> ZoneQoI:
         """A fresh QoI accumulator for the zone, with the zone's material."""
-        E_zone = self.youngs_modulus_cells(youngs_modulus)[self.zone.cell_map]
-        S, point_cells = self._zone_strain_operator()
-        zone_asm = self._zone_assembler()
-        K_zone = zone_asm.stiffness(E_zone)
-        return ZoneQoI(S, E_zone[point_cells], self.case.material.poisson_ratio, K_zone, batch=batch)
-
-    def _zone_strain_operator(self):
-        if not hasattr(self, "_strain_op"):
-            self._strain_op = backend.strain_operator(self.zone.space)
-        return self._strain_op
-
-    def _zone_assembler(self):
-        if not hasattr(self, "_zone_asm"):
-            mat = self.case.material
-            self._zone_asm = backend.Assembler(self.zone.space, density_kg_m3=mat.density_kg_m3,
-                                               poisson_ratio=mat.poisson_ratio)
-        return self._zone_asm
+        return self.zone_ops.qoi(self.youngs_modulus_cells(youngs_modulus)[self.zone.cell_map], batch=batch)
 
     def unit_load(self, position_m: float) -> np.ndarray:
         """Load vector [N/m] of the footprint at ``position_m`` with unit peak pressure (1 Pa)."""
