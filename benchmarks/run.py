@@ -10,6 +10,10 @@ steps + zone QoIs: what a campaign pays per run), time per sample with the field
 
 campaign: `uqgan generate-data` on the default case with 1 and 2 local workers: samples per hour
 (start-up included), the speed-up, and bytes per sample on disk.
+
+submodel: in one process, the full model's time per sample (new material field) against the
+submodel's per sample, single and in batches of 64 and 1024 (default stride-3 histories, cubic
+interpolation in time), with the dofs of each and the process's peak memory.
 """
 
 from __future__ import annotations
@@ -63,6 +67,47 @@ def _child(element_size_m: float, samples: int) -> dict:
     }
 
 
+def _submodel_child(quick: bool) -> dict:
+    import logging
+
+    import numpy as np
+
+    logging.basicConfig(level=logging.WARNING)
+    from uqgan.campaign import _kl_basis, youngs_modulus_field
+    from uqgan.config import default_case
+    from uqgan.fem import PlateModel
+    from uqgan.fem.submodel import SubModel
+
+    case = default_case()
+    model = PlateModel(case)
+    psi = _kl_basis(case).evaluate(model.cell_midpoints)
+    rng = np.random.default_rng(0)
+    params = case.parameters.nominal()
+    model.solve(params)  # warm-up
+    sols, full_times = [], []
+    for _ in range(2 if quick else 4):
+        E = youngs_modulus_field(case, psi, rng.standard_normal(psi.shape[1]), model.zone.cells)
+        sol = model.solve(params, youngs_modulus=E)
+        sols.append(sol)
+        full_times.append(sol.wall_time_s)
+    full = float(np.median(full_times))
+    t0 = time.perf_counter()
+    sub = SubModel(case)
+    build = time.perf_counter() - t0
+    u = np.stack([s.u_bc for s in sols])
+    t = sols[0].time_s
+    rows = {"full_dofs": model.n_dofs, "submodel_dofs": sub.n_dofs, "full_s_per_sample": full,
+            "submodel_build_s": build}
+    for batch in (1, 64) if quick else (1, 64, 1024):
+        reps = -(-batch // u.shape[0])
+        ub = np.concatenate([u] * reps)[:batch]
+        res = sub.solve(ub, t, batch_size=batch)
+        rows[f"submodel_s_per_sample_batch_{batch}"] = res["wall_time_s"] / batch
+        rows[f"speedup_batch_{batch}"] = full / (res["wall_time_s"] / batch)
+    rows["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return rows
+
+
 def _campaign(n_samples: int, workers: int) -> dict:
     import tempfile
 
@@ -87,11 +132,15 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="default mesh only, 1 sample")
     ap.add_argument("--samples", type=int, default=3, help="timed samples per configuration (median reported)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "full_model.json")
-    ap.add_argument("--only", choices=["full_model", "campaign"], help="run one benchmark")
+    ap.add_argument("--only", choices=["full_model", "campaign", "submodel"], help="run one benchmark")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--child-submodel", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child is not None:
         print(json.dumps(_child(args.child, args.samples)))
+        return 0
+    if args.child_submodel:
+        print(json.dumps(_submodel_child(args.quick)))
         return 0
     meta = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -129,6 +178,24 @@ def main(argv=None) -> int:
         print(f"speed-up with 2 workers: {speedup:.2f}x")
         _write(results_dir / "campaign.json",
                {"benchmark": "campaign", **meta, "rows": rows, "speedup_2_workers": speedup})
+
+    if args.only in (None, "submodel"):
+        out = subprocess.run([sys.executable, __file__, "--child-submodel"] + (["--quick"] if args.quick else []),
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            sys.stderr.write(out.stderr)
+            return out.returncode
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print("Submodel vs full model, default case (per sample; submodel fed stride-3 histories, cubic in time)")
+        print(f"{'model':>22} {'dofs':>7} {'s/sample':>10} {'cheaper':>8}")
+        print(f"{'full':>22} {r['full_dofs']:7d} {r['full_s_per_sample']:10.4f} {1:8.1f}x")
+        for key in sorted((k for k in r if k.startswith("submodel_s_per_sample_batch_")),
+                          key=lambda k: int(k.rsplit("_", 1)[1])):
+            b = key.rsplit("_", 1)[1]
+            label = f"submodel, batch {b}"
+            print(f"{label:>22} {r['submodel_dofs']:7d} {r[key]:10.4f} {r['speedup_batch_' + b]:8.1f}x")
+        print(f"peak RSS {r['peak_rss_mib']:.0f} MiB")
+        _write(results_dir / "submodel.json", {"benchmark": "submodel", **meta, **r})
     return 0
 
 

@@ -160,10 +160,12 @@ def _user_errors() -> Iterator[None]:
     ) as err:
         raise _fail(str(err)) from None
     except ValueError as err:
-        # a DatasetError (missing, corrupt or off-schema data) can only come from a loaded
-        # uqgan.dataset: look there instead of importing it (and scipy) for every command
-        dataset = sys.modules.get(f"{__package__}.dataset")
-        if dataset is None or not isinstance(err, dataset.DatasetError):
+        # a DatasetError (missing, corrupt or off-schema data) or a SubmodelError (histories that
+        # do not fit the case) can only come from a loaded module: look there instead of importing
+        # them (and scipy, dolfinx) for every command
+        known = [getattr(sys.modules.get(f"{__package__}.{mod}"), name, None)
+                 for mod, name in (("dataset", "DatasetError"), ("fem.submodel", "SubmodelError"))]
+        if not any(cls is not None and isinstance(err, cls) for cls in known):
             raise
         raise _fail(str(err)) from None
 
@@ -539,6 +541,48 @@ def plot_data(
     else:
         typer.echo("variance within replicates: not computed, the data has no replicates "
                    "(generate it with --replicates >= 2)")
+
+
+# ------------------------------------------------------------------------------------------------
+# submodel
+
+
+@app.command()
+def submodel(
+    case_file: Annotated[Path, typer.Argument(metavar="CASE.toml", help="Case file (the zone and its material).")],
+    bcs: Annotated[Path, typer.Option(metavar="FILE", help="Boundary histories: a netCDF file in the uqgan BC "
+                                      "schema or a campaign directory (u_bc \\[m] with node_x, node_y \\[m]).")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE.nc", help="QoIs per sample (netCDF).")],
+    batch: Annotated[int, typer.Option(help="Histories solved together per step (memory ~ batch).")] = 256,
+    interpolation: Annotated[
+        str, typer.Option(help="In time between stored steps: cubic (not-a-knot spline) or linear.")
+    ] = "cubic",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Solve the submodel zone driven by given boundary histories; write its QoIs per sample."""
+    with _user_errors():
+        case = load_case(case_file)
+        problems = []
+        if batch < 1:
+            problems.append(f"--batch={batch}: must be >= 1")
+        if interpolation not in ("cubic", "linear"):
+            problems.append(f"--interpolation={interpolation!r}: must be cubic or linear")
+        if problems:
+            raise ConfigError(problems)
+        from .dataset import open_dataset, write_atomic
+
+        ds = open_dataset(bcs)
+        try:
+            from .fem.submodel import solve_submodel
+
+            result = solve_submodel(case, ds, batch_size=batch, interpolation=interpolation,
+                                    show_progress=progress)
+        except ImportError as err:
+            raise _fail(str(err), EXIT_ENVIRONMENT) from None
+        write_atomic(out, lambda tmp: result.to_netcdf(tmp, engine="h5netcdf"))
+    n = result.sizes["sample"]
+    wall = result.attrs["submodel_wall_time_s"]
+    typer.echo(f"wrote {out}: QoIs of {n} samples in {wall:.2f} s ({1e3 * wall / n:.1f} ms per sample)")
 
 
 def main() -> None:

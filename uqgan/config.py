@@ -178,7 +178,7 @@ class TimeConfig(_Frozen):
 
     dt_s: PositiveFloat = Field(0.5e-6, description="time step [s]; see docs/resolution.md")
     n_steps: int = Field(600, ge=1, description="number of time steps")
-    output_stride: int = Field(6, ge=1, description="store the boundary history every output_stride steps")
+    output_stride: int = Field(3, ge=1, description="store the boundary history every output_stride steps")
     scheme: Literal["newmark", "generalized-alpha"] = Field(
         "newmark",
         description='"newmark" (average acceleration: energy conserving) or "generalized-alpha" '

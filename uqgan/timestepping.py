@@ -210,7 +210,9 @@ class NewmarkIntegrator:
             t = k * self.dt
             f_next = None if force is None else np.broadcast_to(force(t), shape)
             m_vec = -(1 - am) * (c0 * u + c1 * v) + (am - (1 - am) * c2) * a
-            rhs = -(self.M @ m_vec) - af * (self.K @ u)
+            rhs = -(self.M @ m_vec)
+            if af:
+                rhs -= af * (self.K @ u)
             if damped:
                 c_vec = -(1 - af) * c3 * u + ((1 - af) * c4 + af) * v + (1 - af) * c5 * a
                 rhs -= self.M @ (aM * c_vec) + self.K @ (bK * c_vec)

@@ -1,0 +1,313 @@
+"""The submodel: the zone alone, driven by displacement histories on its boundary.
+
+The zone's mesh is the restriction of the full mesh (same nodes), the boundary history is imposed
+as a time-dependent Dirichlet condition, and the zone is stepped with the full model's scheme and
+time step. Fed the full model's own history at every step, it reproduces the full model's zone
+solution to round-off (the interior equations are the same rows of the same matrices; the boundary
+velocity and acceleration follow from the same Newmark relations). Fed a history stored every
+k-th step, it interpolates in time (cubic spline by default; docs/submodel.md measures the error).
+
+Batched: the zone operator does not depend on the sample, so a batch of B histories is one
+multi-right-hand-side solve per step with one factorisation — that is where Monte Carlo speed
+comes from.
+
+Examples
+--------
+>>> sub = SubModel(default_case())                                 # doctest: +SKIP
+>>> qois = sub.solve(u_bc, time_s)                                 # doctest: +SKIP
+>>> qois["peak_von_mises"].shape                                   # doctest: +SKIP
+(1024,)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..config import CaseConfig
+from ..qoi import QOI_SPECS
+from ..timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
+from . import _dolfinx as backend
+from .model import MATCH_TOLERANCE, ZoneOperators, build_mesh, build_zone
+
+__all__ = ["SubModel", "SubmodelError", "dense_inverse", "solve_submodel"]
+
+logger = logging.getLogger(__name__)
+
+#: below this many free zone dofs the effective matrix is inverted densely: a batch solve is then
+#: one BLAS matrix product per step (measured fastest for the default 570-dof zone)
+DENSE_LIMIT = 3000
+
+
+class SubmodelError(ValueError):
+    """Boundary histories that do not fit the submodel (nodes, time grid, shape); names the problem."""
+
+
+def dense_inverse(A: sp.spmatrix):
+    """``solve(b) = A⁻¹ b`` with the inverse formed once (small, well-conditioned systems only)."""
+    inv = np.linalg.inv(A.toarray())
+    return lambda b: inv @ b
+
+
+@dataclass(frozen=True)
+class _TimeGrid:
+    stride: int
+    n_steps: int
+
+
+class SubModel:
+    """The zone of a case as a standalone model driven by boundary displacement histories.
+
+    Parameters
+    ----------
+    case
+        The case (its geometry, zone, material inside the zone, time step and scheme).
+    solver
+        ``"auto"`` (for batches of 8 or more, a dense inverse when the zone is small, else sparse
+        LU; single histories always sparse LU), ``"dense"`` or ``"sparse"``.
+    """
+
+    def __init__(self, case: CaseConfig, *, solver: str = "auto"):
+        if solver not in ("auto", "dense", "sparse"):
+            raise ValueError(f"solver={solver!r}: must be 'auto', 'dense' or 'sparse'")
+        t0 = time.perf_counter()
+        self.case = case
+        mesh = build_mesh(case)
+        full_space = backend.vector_space(mesh, case.geometry.degree)
+        self.zone = build_zone(case, mesh, full_space)
+        self.ops = ZoneOperators(case, self.zone)
+        E = np.full(self.zone.cells.size, case.material.youngs_modulus_pa)  # the zone keeps E0
+        self.M = self.ops.mass()
+        self.K = self.ops.stiffness(E)
+        self._E = E
+        self.constrained_dofs = backend.raw_dofs(self.zone.boundary_zone_nodes)  # boundary order, node-major
+        self._to_sorted = np.argsort(self.constrained_dofs)  # -> the integrator's sorted constrained dofs
+        self._solver = solver
+        self._integrators: dict[str, NewmarkIntegrator] = {}
+        logger.info("submodel: %d dofs (%d free), %d boundary nodes; built in %.2f s", self.n_dofs,
+                    self.n_dofs - self.constrained_dofs.size, self.zone.boundary_nodes.size, time.perf_counter() - t0)
+
+    def integrator(self, batch: int = 1) -> NewmarkIntegrator:
+        """The factorised zone integrator for a batch size (measured: a dense inverse makes batched
+        solves of the 570 free dofs of the default zone fastest, sparse LU single ones)."""
+        n_free = self.n_dofs - self.constrained_dofs.size
+        kind = self._solver
+        if kind == "auto":
+            kind = "dense" if batch >= 8 and n_free <= DENSE_LIMIT else "sparse"
+        if kind not in self._integrators:
+            mat, t = self.case.material, self.case.time
+            self._integrators[kind] = NewmarkIntegrator(
+                self.M, self.K, dt=t.dt_s, scheme=TimeScheme.from_name(t.scheme, t.spectral_radius),
+                constrained_dofs=self.constrained_dofs, rayleigh=(mat.rayleigh_mass_1_per_s, mat.rayleigh_stiffness_s),
+                factorize=dense_inverse if kind == "dense" else scipy_lu)
+        return self._integrators[kind]
+
+    @property
+    def n_dofs(self) -> int:
+        return self.zone.space.n_dofs
+
+    @property
+    def boundary_coords(self) -> np.ndarray:
+        """``(n_bc, 2)`` [m] boundary nodes in the dataset's order (counter-clockwise)."""
+        return self.zone.boundary_coords
+
+    # --------------------------------------------------------------------------------------------
+    def match_boundary(self, node_x, node_y) -> np.ndarray:
+        """Submodel boundary index of each given node (e.g. a dataset's ``node_x``, ``node_y``).
+
+        Nodes match when closer than ``MATCH_TOLERANCE × element_size`` (1e-6 h). Every submodel
+        boundary node must be given exactly once.
+        """
+        pts = np.column_stack([np.asarray(node_x, dtype=float), np.asarray(node_y, dtype=float)])
+        tol = MATCH_TOLERANCE * self.case.geometry.element_size_m
+        from scipy.spatial import cKDTree
+
+        dist, idx = cKDTree(self.boundary_coords).query(pts)
+        bad = np.flatnonzero(dist > tol)
+        if bad.size:
+            i = bad[0]
+            raise SubmodelError(
+                f"{bad.size} boundary node(s) of the histories match no boundary node of the submodel within "
+                f"{tol:.2g} m, first node {i} at ({pts[i, 0]:.6g}, {pts[i, 1]:.6g}) m (nearest {dist[i]:.3g} m away): "
+                f"the histories come from another case or mesh than '{self.case.name}'")
+        if np.unique(idx).size != idx.size or idx.size != self.boundary_coords.shape[0]:
+            raise SubmodelError(
+                f"the histories give {pts.shape[0]} boundary nodes ({np.unique(idx).size} distinct) but the submodel "
+                f"has {self.boundary_coords.shape[0]}: every boundary node needs exactly one history")
+        return idx
+
+    def _time_grid(self, time_s) -> _TimeGrid:
+        t = np.asarray(time_s, dtype=float)
+        dt = self.case.time.dt_s
+        if t.ndim != 1 or t.size < 2:
+            raise SubmodelError(f"time has shape {t.shape}: need at least 2 output times")
+        if abs(t[0]) > 1e-9 * dt:
+            raise SubmodelError(f"time starts at {t[0]:.6g} s: the histories must start at t = 0 (the zone at rest)")
+        step = np.diff(t)
+        stride = int(round(step[0] / dt))
+        if stride < 1 or not np.allclose(step, stride * dt, rtol=1e-9, atol=1e-6 * dt):
+            raise SubmodelError(
+                f"time is not a uniform grid of multiples of the case's dt_s={dt:g} s (first spacing {step[0]:.6g} s): "
+                "store histories every output_stride steps of the same time step")
+        if stride > 1 and t.size < 4:
+            raise SubmodelError(f"cubic interpolation in time needs at least 4 output times, got {t.size}")
+        return _TimeGrid(stride=stride, n_steps=(t.size - 1) * stride)
+
+    # --------------------------------------------------------------------------------------------
+    def solve(self, u_bc, time_s, *, node_x=None, node_y=None, batch_size: int = 256, interpolation: str = "cubic",
+              keep_zone_history: bool = False, show_progress: bool = False) -> dict[str, np.ndarray]:
+        """Solve the zone for each boundary history; return the QoIs per sample.
+
+        Parameters
+        ----------
+        u_bc
+            ``(n_samples, n_time, n_bc, 2)`` or ``(n_time, n_bc, 2)`` displacement histories [m].
+        time_s
+            ``(n_time,)`` output times [s]: 0, k dt, 2k dt, ... for a stride k >= 1.
+        node_x, node_y
+            Coordinates [m] of the histories' nodes; if given, nodes are matched by position,
+            else the order must be the submodel's (``boundary_coords``).
+        batch_size
+            Histories solved together (one multi-right-hand-side solve per step).
+        interpolation
+            ``"cubic"`` (not-a-knot spline through the stored times) or ``"linear"`` between
+            stored times when the stride is > 1.
+        keep_zone_history
+            Also return ``u_zone`` ``(n_samples, n_time, n_zone_nodes, 2)`` at the stored times.
+
+        Returns
+        -------
+        dict: each QoI name -> ``(n_samples,)``, ``wall_time_s`` -> float, optionally ``u_zone``.
+        """
+        t0 = time.perf_counter()
+        if interpolation not in ("cubic", "linear"):
+            raise SubmodelError(f"interpolation={interpolation!r}: must be 'cubic' or 'linear'")
+        if batch_size < 1:
+            raise SubmodelError(f"batch_size={batch_size}: must be >= 1")
+        u = np.asarray(u_bc, dtype=float)
+        if u.ndim == 3:
+            u = u[None]
+        n_bc = self.boundary_coords.shape[0]
+        if u.ndim != 4 or u.shape[-1] != 2:
+            raise SubmodelError(f"u_bc has shape {np.shape(u_bc)}: need (sample, time, node, component=2)")
+        grid = self._time_grid(time_s)
+        if u.shape[1] != len(time_s):
+            raise SubmodelError(f"u_bc has {u.shape[1]} times but time_s has {len(time_s)}")
+        if node_x is not None:
+            order = np.argsort(self.match_boundary(node_x, node_y))
+            u = u[:, :, order]
+        elif u.shape[2] != n_bc:
+            raise SubmodelError(f"u_bc has {u.shape[2]} nodes but the submodel boundary has {n_bc}: pass node_x/node_y "
+                                "to match them by position")
+        if not np.isfinite(u).all():
+            raise SubmodelError("u_bc holds NaN or infinite values")
+        n = u.shape[0]
+        out = {s.name: np.empty(n) for s in QOI_SPECS}
+        zone_hist = np.empty((n, u.shape[1], self.zone.space.n_nodes, 2)) if keep_zone_history else None
+        from tqdm.auto import tqdm
+
+        for start in tqdm(range(0, n, batch_size), desc="submodel batches", disable=not show_progress):
+            stop = min(start + batch_size, n)
+            res = self._solve_batch(u[start:stop], np.asarray(time_s, dtype=float), grid, interpolation,
+                                    keep_zone_history)
+            for s in QOI_SPECS:
+                out[s.name][start:stop] = res[s.name]
+            if zone_hist is not None:
+                zone_hist[start:stop] = res["u_zone"]
+        out["wall_time_s"] = time.perf_counter() - t0
+        if zone_hist is not None:
+            out["u_zone"] = zone_hist
+        return out
+
+    def _solve_batch(self, u, time_s, grid: _TimeGrid, interpolation: str, keep_zone_history: bool):
+        b = u.shape[0]
+        # (time, boundary dof, batch) in the integrator's constrained-dof order: node-major, x then y
+        # node-major (x, y per node) in boundary order, permuted to the integrator's sorted dofs
+        hist = np.ascontiguousarray(u.reshape(b, u.shape[1], -1).transpose(1, 2, 0)[:, self._to_sorted])
+        if grid.stride == 1:
+            def prescribed(k, t):
+                return hist[k]
+        elif interpolation == "linear":
+            def prescribed(k, t):
+                i, r = divmod(k, grid.stride)
+                if r == 0:
+                    return hist[i]
+                w = r / grid.stride
+                return (1 - w) * hist[i] + w * hist[i + 1]
+        else:
+            from scipy.interpolate import make_interp_spline
+
+            # not-a-knot cubic B-spline: as many coefficients as data (a piecewise-polynomial form
+            # would hold 4x), and each evaluation touches 4 of them
+            spline = make_interp_spline(time_s, hist, k=3, axis=0)
+
+            def prescribed(k, t):
+                return hist[k // grid.stride] if k % grid.stride == 0 else spline(t)
+        qoi = self.ops.qoi(self._E, stiffness=self.K, batch=b)
+        zone_hist = np.empty((u.shape[1], self.n_dofs, b)) if keep_zone_history else None
+
+        def observer(k, t, uu, v, a):
+            qoi.update(uu)
+            if zone_hist is not None and k % grid.stride == 0:
+                zone_hist[k // grid.stride] = uu
+
+        self.integrator(b).run(grid.n_steps, prescribed=prescribed, batch=b, observer=observer)
+        res = qoi.result()
+        if zone_hist is not None:
+            res["u_zone"] = zone_hist.transpose(2, 0, 1).reshape(b, u.shape[1], -1, 2)
+        return res
+
+
+def solve_submodel(case: CaseConfig, bcs, *, time_s=None, batch_size: int = 256, interpolation: str = "cubic",
+                   show_progress: bool = False):
+    """QoIs of the submodel for a batch of boundary histories, as an :class:`xarray.Dataset`.
+
+    Parameters
+    ----------
+    case
+        The case.
+    bcs
+        An :class:`xarray.Dataset` in the uqgan BC schema (or its ``u_bc`` DataArray) with dims
+        ``(sample, time, node, component)`` and coordinates ``time``, ``node_x``, ``node_y``; or a
+        numpy array ``(sample, time, node, 2)`` in the submodel's node order with ``time_s``.
+
+    Returns
+    -------
+    xarray.Dataset with ``qoi_<name>(sample)`` (units, long_name, ``role="qoi"``,
+    ``source="submodel"``), the parameters of ``bcs`` when it has them, and attrs with the case.
+    """
+    import xarray as xr
+
+    from ..config import case_to_toml
+
+    sub = SubModel(case)
+    params = {}
+    if isinstance(bcs, xr.Dataset):
+        params = {v: bcs[v] for v in bcs.data_vars if bcs[v].attrs.get("role") == "parameter"}
+        bcs = bcs["u_bc"]
+    if isinstance(bcs, xr.DataArray):
+        if set(bcs.dims) != {"sample", "time", "node", "component"}:
+            raise SubmodelError(f"u_bc has dims {bcs.dims}: need (sample, time, node, component)")
+        da = bcs.transpose("sample", "time", "node", "component")
+        if "component" in da.coords:
+            da = da.sel(component=["x", "y"])
+        res = sub.solve(da.values, da["time"].values, node_x=da["node_x"].values, node_y=da["node_y"].values,
+                        batch_size=batch_size, interpolation=interpolation, show_progress=show_progress)
+        sample = da["sample"].values
+    else:
+        if time_s is None:
+            raise SubmodelError("time_s is required with a numpy array of histories")
+        res = sub.solve(bcs, time_s, batch_size=batch_size, interpolation=interpolation, show_progress=show_progress)
+        sample = np.arange(res[QOI_SPECS[0].name].size)
+    data = {f"qoi_{s.name}": ("sample", res[s.name], {"units": s.units, "long_name": s.long_name, "role": "qoi",
+                                                        "source": "submodel"}) for s in QOI_SPECS}
+    ds = xr.Dataset(data, coords={"sample": sample})
+    for name, var in params.items():
+        ds[name] = var
+    ds.attrs.update({"case_toml": case_to_toml(case), "submodel_dofs": sub.n_dofs,
+                     "submodel_wall_time_s": res["wall_time_s"], "interpolation": interpolation})
+    return ds
