@@ -1,0 +1,39 @@
+"""Conditional generators of boundary histories, one interface: ``fit``, ``sample``, ``save``, ``load``.
+
+========================= ==================================================================
+``pca-gaussian``          linear map from the parameters to the POD coefficients + Gaussian
+                          residual with full covariance (the classical Karhunen–Loève approach)
+``kriging-gaussian``      Gaussian-process (kriging) mean over the parameters + residual
+                          covariance pooled from the replicates
+``wgan-gp``               kriging mean + Gaussian residual + a conditional WGAN-GP correction
+                          (Gulrajani et al. 2017), FiLM-conditioned MLPs (needs torch)
+``wgan-clip``             the same with the original weight-clipping WGAN (Arjovsky et al. 2017)
+========================= ==================================================================
+"""
+
+from __future__ import annotations
+
+from ._base import Generator, Preprocessor, split_points
+
+__all__ = ["GENERATOR_NAMES", "Generator", "Preprocessor", "load_generator", "make_generator", "split_points"]
+
+GENERATOR_NAMES = ("wgan-gp", "wgan-clip", "kriging-gaussian", "pca-gaussian")
+
+
+def make_generator(name: str, **config) -> Generator:
+    """A new, unfitted generator by name (see the table above); ``config`` goes to its constructor."""
+    if name not in GENERATOR_NAMES:
+        raise ValueError(f"generator {name!r} is unknown: must be one of {', '.join(GENERATOR_NAMES)}")
+    if name in ("pca-gaussian", "kriging-gaussian"):
+        from . import gaussian  # noqa: F401
+    else:
+        from .._lazy import require
+
+        require("torch", purpose=f"the {name} generator")
+        from . import wgan  # noqa: F401
+    return Generator.registry[name](**config)
+
+
+def load_generator(directory) -> Generator:
+    """Load a generator saved by ``Generator.save`` / ``uqgan train``."""
+    return Generator.load(directory)
