@@ -234,7 +234,7 @@ class Generator(ABC):
         p = self.prep
         ds = xr.Dataset(
             {"u_bc": (("sample", "time", "node", "component"), u,
-                      {"units": "m", "long_name": f"displacement history on the zone boundary, sampled by {self.name}"})},
+                      {"units": "m", "long_name": f"zone-boundary displacement history sampled by {self.name}"})},
             coords={"sample": np.arange(m * n), "point": ("sample", np.repeat(np.arange(m), n)),
                     "replicate": ("sample", np.tile(np.arange(n), m)),
                     "time": ("time", p.time, {"units": "s"}), "node": np.arange(p.node_x.size),
@@ -295,8 +295,8 @@ class Generator(ABC):
     def _meta(self) -> dict:
         return {}
 
-    def _restore(self, arrays: dict[str, np.ndarray], meta: dict, *, directory: Path) -> None:
-        pass
+    def _restore(self, arrays: dict[str, np.ndarray], meta: dict, *, directory: Path) -> None:  # noqa: B027
+        """Set the model's state from what ``_state``/``_meta`` saved (nothing by default)."""
 
 
 def _import_all() -> None:
