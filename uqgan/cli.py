@@ -585,6 +585,165 @@ def submodel(
     typer.echo(f"wrote {out}: QoIs of {n} samples in {wall:.2f} s ({1e3 * wall / n:.1f} ms per sample)")
 
 
+# ------------------------------------------------------------------------------------------------
+# train, sample, evaluate
+
+_GENERATORS = ("wgan-gp", "wgan-clip", "kriging-gaussian", "pca-gaussian")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Campaign directory or netCDF file in the BC schema.")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="MODEL_DIR", help="Where the model is saved.")],
+    generator: Annotated[str, typer.Option(help="wgan-gp, wgan-clip, kriging-gaussian or pca-gaussian.")] = "wgan-gp",
+    steps: Annotated[
+        int | None, typer.Option(help="Generator steps of the adversarial training (wgan-*; default 2000).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto (cuda when present), cpu or cuda.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the split, the initialisation and the training draws.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted training from its last checkpoint.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite a model already in MODEL_DIR.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Fit a generator of boundary histories given the parameters; save it to MODEL_DIR."""
+    with _user_errors():
+        problems = []
+        if generator not in _GENERATORS:
+            problems.append(f"--generator={generator!r}: must be one of {', '.join(_GENERATORS)}")
+        if device not in ("auto", "cpu", "cuda"):
+            problems.append(f"--device={device!r}: must be auto, cpu or cuda")
+        if steps is not None and steps < 0:
+            problems.append(f"--steps={steps}: must be >= 0")
+        if seed < 0:
+            problems.append(f"--seed={seed}: must be >= 0")
+        if (out / "config.json").exists() and not (resume or force):
+            problems.append(f"--out={out} already holds a model: pass --resume to continue it or --force to replace it")
+        if problems:
+            raise ConfigError(problems)
+        from .dataset import open_dataset
+        from .generators import make_generator
+
+        ds = open_dataset(data)
+        adversarial = generator.startswith("wgan")
+        config: dict = {"seed": seed}
+        if adversarial:
+            config["device"] = device
+            if steps is not None:
+                config["steps"] = steps
+        try:
+            gen = make_generator(generator, **config)
+        except ImportError as err:
+            raise _fail(str(err), EXIT_ENVIRONMENT) from None
+        import time
+
+        t0 = time.perf_counter()
+        fit_kw = {"directory": out, "resume": resume, "show_progress": progress} if adversarial else {}
+        gen.fit(ds, **fit_kw)
+        gen.save(out)
+    pod = gen.prep.pod
+    typer.echo(f"{generator}: trained on {len(gen.split['train_points'])} points "
+               f"({len(gen.split['validation_points'])} held for validation) in {time.perf_counter() - t0:.1f} s; "
+               f"POD {pod.n_modes} modes, {100 * pod.energy_kept:.3f} % of the variance, reconstruction error "
+               f"{pod.reconstruction_error:.2e}; saved to {out}")
+
+
+def _read_params(path: Path) -> dict:
+    """Conditioning parameters from a CSV (one column each) or a netCDF file (one variable each)."""
+    import numpy as np
+
+    if not path.is_file():
+        raise FileNotFoundError(f"parameter file {path} does not exist")
+    if path.suffix.lower() in (".nc", ".nc4", ".h5", ".netcdf"):
+        import xarray as xr
+
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return {str(k): np.asarray(ds[k].values, dtype=float).reshape(-1) for k in ds.data_vars}
+    table = np.genfromtxt(path, delimiter=",", names=True, dtype=float, encoding="utf-8")
+    if table.dtype.names is None:
+        raise ConfigError([f"{path}: expected a CSV with a header line naming the parameters"])
+    bad = [n for n in table.dtype.names if not np.all(np.isfinite(np.atleast_1d(table[n])))]
+    if bad:
+        raise ConfigError([f"{path}: column {n!r} holds non-numbers or blanks" for n in bad])
+    return {n: np.atleast_1d(table[n]).astype(float) for n in table.dtype.names}
+
+
+@app.command()
+def sample(
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A model saved by `uqgan train`.")],
+    params: Annotated[Path, typer.Option(metavar="FILE", help="CSV or netCDF: one column/variable per parameter "
+                                         "(load_amplitude \\[Pa], load_duration \\[s], load_position \\[m]).")],
+    n: Annotated[int, typer.Option("--n", help="Histories per parameter row.")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE.nc", help="Output in the BC dataset schema.")],
+    seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
+) -> None:
+    """Draw boundary histories from a trained generator at given parameters."""
+    import numpy as np
+
+    with _user_errors():
+        if n < 1:
+            raise ConfigError([f"--n={n}: must be >= 1"])
+        from .generators import load_generator
+
+        try:
+            gen = load_generator(model_dir)
+        except ImportError as err:
+            raise _fail(str(err), EXIT_ENVIRONMENT) from None
+        values = _read_params(params)
+        try:
+            ds = gen.sample(values, n, rng=np.random.default_rng(seed))
+        except ValueError as err:
+            raise ConfigError([f"{params}: {err}"]) from None
+        ds.attrs.update({"seed": seed, "model_dir": str(model_dir)})
+        from .dataset import write_atomic
+
+        write_atomic(out, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+    typer.echo(f"wrote {out}: {ds.sizes['sample']} histories ({n} per parameter row) from {gen.name}")
+
+
+@app.command()
+def evaluate(
+    model_dirs: Annotated[list[Path], typer.Argument(metavar="MODEL_DIR...", help="Trained models to compare.")],
+    data: Annotated[Path, typer.Option(metavar="DATA", help="Held-out campaign with many replicates per point.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the comparison as JSON.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the truth splits and the draws.")] = 0,
+) -> None:
+    """Compare generators against held-out replicates; say which one to trust on this data."""
+    with _user_errors():
+        from .dataset import open_dataset, write_atomic
+        from .evaluation import evaluate_generators
+        from .generators import load_generator
+
+        gens = {}
+        for d in model_dirs:
+            try:
+                g = load_generator(d)
+            except ImportError as err:
+                raise _fail(str(err), EXIT_ENVIRONMENT) from None
+            key = g.name if g.name not in gens else f"{g.name} ({d})"
+            gens[key] = g
+        report = evaluate_generators(gens, open_dataset(data), seed=seed)
+        if out is not None:
+            import json
+
+            write_atomic(out, lambda tmp: tmp.write_text(json.dumps(report.to_dict(), indent=2)))
+    from rich.table import Table
+
+    table = Table(title="generators at held-out points (1 = indistinguishable from the truth at this sample size)")
+    cols = [("generator", "generator", "{}"), ("energy dist. / floor", "ed_over_floor", "{:.2f}"),
+            ("MMD² / floor", "mmd2_over_floor", "{:.2f}"), ("90 % band coverage", "coverage_90", "{:.2f}"),
+            ("peak |bias|", "peak_abs_bias", "{:.1%}"), ("peak spread ratio", "peak_spread_ratio", "{:.2f}"),
+            ("peak KS (floor)", None, None)]
+    for title, _, _ in cols:
+        table.add_column(title)
+    for s in report.summary:
+        table.add_row(*[fmt.format(s[key]) if key else f"{s['peak_ks']:.2f} ({s['peak_ks_floor']:.2f})"
+                        for _, key, fmt in cols])
+    _console().print(table)
+    typer.echo(report.verdict)
+    if out is not None:
+        typer.echo(f"wrote {out}")
+
+
 def main() -> None:
     """Console-script entry point (``uqgan``)."""
     app(prog_name="uqgan")
