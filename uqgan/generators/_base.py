@@ -161,7 +161,8 @@ class Generator(ABC):
     Subclasses set ``name`` and implement ``_fit(z, c, points)`` (whitened POD coefficients
     ``(n, k)``, conditioning ``(n, p)`` in [-1, 1], design point ids ``(n,)``) and
     ``_sample(c, rng) -> z`` (one draw per row of ``c``), plus ``_state()`` / ``_restore()`` for
-    their arrays.
+    their arrays. Constructor options must be stored in ``self.config``: :meth:`load` rebuilds the
+    object as ``cls(**config)``.
     """
 
     name: ClassVar[str]
@@ -254,7 +255,11 @@ class Generator(ABC):
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         arrays = {**self.prep.to_arrays(), **{f"model_{k}": v for k, v in self._state().items()}}
-        write_atomic(d / "arrays.npz", lambda tmp: np.savez(tmp.open("wb"), **arrays))
+        def write_npz(tmp):
+            with tmp.open("wb") as f:
+                np.savez(f, **arrays)
+
+        write_atomic(d / "arrays.npz", write_npz)
         meta = {"generator": self.name, "uqgan_version": __version__, "config": self.config,
                 "preprocessor": self.prep.meta(), "split": self.split, "model": self._meta()}
         write_atomic(d / "config.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))

@@ -1,0 +1,224 @@
+"""Conditional Gaussian generators of the POD coefficients: ``z | c ~ N(m(c), Σ)``.
+
+``pca-gaussian``
+    ``m(c) = A c + b`` by least squares on all training samples; ``Σ`` the covariance of the
+    regression residuals (the classical Karhunen–Loève / PCA model with a linear mean).
+``kriging-gaussian``
+    ``m(c)`` a Gaussian-process (kriging) mean over the parameters (:class:`uqgan.kriging.KrigingMean`);
+    ``Σ`` pooled from the replicates at each design point, so it measures the variability the
+    parameters do not explain, free of any error in the mean.
+
+Sampling is ``z = m(c) + L ε`` with ``L`` the Cholesky factor of ``Σ`` (plus a tiny jitter, since
+``Σ`` may be rank-deficient) and ``ε ~ N(0, I)`` from the caller's ``rng``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..kriging import KrigingMean
+from ._base import Generator
+
+__all__ = ["KrigingGaussian", "PCAGaussian"]
+
+logger = logging.getLogger(__name__)
+
+
+def _cholesky_psd(cov: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of a symmetric positive semi-definite ``cov`` plus the smallest jitter
+    ``ε · mean(diag)`` (ε = 1e-10, 1e-8, ..., 1e-4) that makes it positive definite."""
+    cov = 0.5 * (cov + cov.T)
+    scale = max(float(np.mean(np.diag(cov))), np.finfo(float).tiny)
+    for rel in (1e-10, 1e-8, 1e-6, 1e-4):
+        try:
+            chol = np.linalg.cholesky(cov + rel * scale * np.eye(cov.shape[0]))
+        except np.linalg.LinAlgError:
+            continue
+        if rel > 1e-10:
+            logger.info("residual covariance is nearly singular: Cholesky needed a relative jitter of %g", rel)
+        return chol
+    raise np.linalg.LinAlgError("the residual covariance is not positive semi-definite (Cholesky failed even with "
+                                "a relative jitter of 1e-4)")
+
+
+class _GaussianGenerator(Generator):
+    """Shared part: ``z = mean_coefficients(c) + residual_cholesky @ ε``."""
+
+    residual_covariance: np.ndarray | None
+    residual_cholesky: np.ndarray | None
+
+    def __init__(self, **base):
+        super().__init__(**base)
+        self.residual_covariance = None
+        self.residual_cholesky = None
+        self.diagnostics: dict = {}
+
+    def mean_coefficients(self, c: np.ndarray) -> np.ndarray:
+        """Conditional mean ``(m, k)`` of the whitened POD coefficients at ``c`` ``(m, p)`` in [-1, 1]."""
+        raise NotImplementedError
+
+    def _sample(self, c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.residual_cholesky is None:
+            raise RuntimeError(f"{self.name} is not fitted: call fit(dataset) or load a saved model")
+        mean = self.mean_coefficients(c)
+        eps = rng.standard_normal(mean.shape)
+        return mean + eps @ self.residual_cholesky.T
+
+    def _validation_rmse(self, validation) -> list[float] | None:
+        """RMSE ``(k,)`` of the mean against the validation points' replicate means (it includes
+        their sampling noise, replicate variance / replicates)."""
+        if validation is None or self.prep is None:
+            return None
+        z = self.prep.coefficients(validation)
+        c = self.prep.condition({n: validation[n].values for n in self.prep.parameter_names})
+        points = validation["point"].values if "point" in validation.coords else np.arange(z.shape[0])
+        ids, inverse, counts = np.unique(points, return_inverse=True, return_counts=True)
+        zbar = np.zeros((ids.size, z.shape[1]))
+        np.add.at(zbar, inverse, z)
+        zbar /= counts[:, None]
+        first = np.unique(inverse, return_index=True)[1]
+        err = zbar - self.mean_coefficients(c[first])
+        return np.sqrt(np.mean(err**2, axis=0)).tolist()
+
+    def _set_residual(self, cov: np.ndarray) -> None:
+        self.residual_covariance = cov
+        self.residual_cholesky = _cholesky_psd(cov)
+
+
+class PCAGaussian(_GaussianGenerator):
+    """Linear mean and full-covariance Gaussian residual of the POD coefficients.
+
+    ``z = A c + b + L ε``: ``A`` ``(k, p)`` and ``b`` ``(k,)`` by least squares on all training
+    samples, ``Σ = Rᵀ R / (n − p − 1)`` from the residuals ``R`` (unbiased for a linear model with
+    ``p + 1`` coefficients), ``L = chol(Σ + jitter)``.
+
+    Parameters
+    ----------
+    **base : the shared options of :class:`~uqgan.generators.Generator` (``pod_energy``,
+        ``max_modes``, ``validation_fraction``, ``seed``)
+    """
+
+    name = "pca-gaussian"
+
+    def __init__(self, **base):
+        super().__init__(**base)
+        self.linear_map: np.ndarray | None = None  # A (k, p)
+        self.intercept: np.ndarray | None = None  # b (k,)
+
+    def _fit(self, z, c, points, *, validation=None) -> None:
+        t0 = time.perf_counter()
+        n, p = c.shape
+        if n <= p + 1:
+            raise ValueError(f"pca-gaussian: {n} training samples cannot fit a linear mean in {p} parameters "
+                             f"and estimate a residual covariance (need > {p + 1})")
+        x = np.column_stack([c, np.ones(n)])
+        coef, *_ = np.linalg.lstsq(x, z, rcond=None)
+        resid = z - x @ coef
+        self.linear_map, self.intercept = coef[:p].T.copy(), coef[p].copy()
+        self._set_residual(resid.T @ resid / (n - p - 1))
+        self.diagnostics = {"fit_seconds": time.perf_counter() - t0,
+                            "validation_point_mean_rmse": self._validation_rmse(validation)}
+        logger.info("pca-gaussian fitted in %.3f s: %d coefficients, residual trace %.4g",
+                    self.diagnostics["fit_seconds"], z.shape[1], float(np.trace(self.residual_covariance)))
+
+    def mean_coefficients(self, c: np.ndarray) -> np.ndarray:
+        """``A c + b``: ``(m, k)`` from ``c`` ``(m, p)`` in [-1, 1]."""
+        if self.linear_map is None:
+            raise RuntimeError("pca-gaussian is not fitted: call fit(dataset) or load a saved model")
+        return np.asarray(c, dtype=float) @ self.linear_map.T + self.intercept
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"linear_map": self.linear_map, "intercept": self.intercept, "residual_covariance":
+                self.residual_covariance, "residual_cholesky": self.residual_cholesky}
+
+    def _meta(self) -> dict:
+        return {"diagnostics": self.diagnostics}
+
+    def _restore(self, arrays: dict[str, np.ndarray], meta: dict, *, directory: Path) -> None:
+        self.linear_map, self.intercept = arrays["linear_map"], arrays["intercept"]
+        self.residual_covariance, self.residual_cholesky = arrays["residual_covariance"], arrays["residual_cholesky"]
+        self.diagnostics = meta.get("diagnostics", {})
+
+
+class KrigingGaussian(_GaussianGenerator):
+    """Kriging mean and replicate-pooled Gaussian residual of the POD coefficients.
+
+    ``z = m(c) + L ε`` with ``m`` a :class:`~uqgan.kriging.KrigingMean` fitted on the design-point
+    means and ``Σ = Σ_p Σ_r (z_pr − z̄_p)(z_pr − z̄_p)ᵀ / (n − n_points)``, the pooled within-point
+    covariance (the one-way ANOVA within-group estimator; points with one replicate add nothing).
+    Without any replicated point, ``Σ`` falls back to the residuals from the kriging mean (a warning
+    is logged: it then also holds the kriging error).
+
+    Parameters
+    ----------
+    k_individual : leading POD coefficients with their own GP (the rest share one GP)
+    n_restarts : extra random starts of each GP's marginal-likelihood optimiser
+    **base : the shared options of :class:`~uqgan.generators.Generator` (``pod_energy``,
+        ``max_modes``, ``validation_fraction``, ``seed``; ``seed`` also seeds the optimiser starts)
+
+    Attributes
+    ----------
+    kriging : the fitted :class:`~uqgan.kriging.KrigingMean`
+    residual_covariance, residual_cholesky : (k, k) ``Σ`` and ``L`` (``L Lᵀ = Σ + jitter``)
+    """
+
+    name = "kriging-gaussian"
+
+    def __init__(self, *, k_individual: int = 16, n_restarts: int = 2, **base):
+        super().__init__(**base)
+        if k_individual < 0:
+            raise ValueError(f"k_individual={k_individual}: must be >= 0 (0 puts every coefficient in one shared GP)")
+        if n_restarts < 0:
+            raise ValueError(f"n_restarts={n_restarts}: must be >= 0 (2 is the default)")
+        self.config.update({"k_individual": k_individual, "n_restarts": n_restarts})
+        self.kriging: KrigingMean | None = None
+
+    def _fit(self, z, c, points, *, validation=None) -> None:
+        t0 = time.perf_counter()
+        self.kriging = KrigingMean(k_individual=self.config["k_individual"],
+                                   n_restarts_optimizer=self.config["n_restarts"],
+                                   seed=self.config["seed"]).fit(z, c, points)
+        t_mean = time.perf_counter() - t0
+        _, inverse, counts = np.unique(points, return_inverse=True, return_counts=True)
+        dof = z.shape[0] - counts.size
+        if dof > 0:
+            zbar = np.zeros((counts.size, z.shape[1]))
+            np.add.at(zbar, inverse, z)
+            zbar /= counts[:, None]
+            resid = z - zbar[inverse]
+            cov = resid.T @ resid / dof
+        else:
+            logger.warning("kriging-gaussian: no design point has two or more replicates, so the residual "
+                           "covariance comes from the residuals of the kriging mean (it then also holds the "
+                           "kriging error); generate replicates for a clean estimate")
+            resid = z - self.kriging.predict(c)
+            cov = resid.T @ resid / z.shape[0]
+        self._set_residual(cov)
+        self.diagnostics = {"fit_seconds": time.perf_counter() - t0, "kriging_fit_seconds": t_mean,
+                            "residual_dof": int(dof), "loo_rmse": self.kriging.loo_error().tolist(),
+                            "validation_point_mean_rmse": self._validation_rmse(validation)}
+        logger.info("kriging-gaussian fitted in %.2f s (kriging %.2f s): %d coefficients, pooled residual trace "
+                    "%.4g on %d degrees of freedom", self.diagnostics["fit_seconds"], t_mean, z.shape[1],
+                    float(np.trace(cov)), dof)
+
+    def mean_coefficients(self, c: np.ndarray) -> np.ndarray:
+        """The kriging mean ``(m, k)`` of the whitened POD coefficients at ``c`` ``(m, p)`` in [-1, 1]."""
+        if self.kriging is None:
+            raise RuntimeError("kriging-gaussian is not fitted: call fit(dataset) or load a saved model")
+        return self.kriging.predict(c)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**self.kriging.to_arrays(), "residual_covariance": self.residual_covariance,
+                "residual_cholesky": self.residual_cholesky}
+
+    def _meta(self) -> dict:
+        return {"diagnostics": self.diagnostics, "kernels": [str(k) for k in self.kriging.kernels]}
+
+    def _restore(self, arrays: dict[str, np.ndarray], meta: dict, *, directory: Path) -> None:
+        self.kriging = KrigingMean.from_arrays(arrays)
+        self.residual_covariance, self.residual_cholesky = arrays["residual_covariance"], arrays["residual_cholesky"]
+        self.diagnostics = meta.get("diagnostics", {})
