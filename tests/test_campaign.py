@@ -235,3 +235,33 @@ def test_dask_local_cluster_gives_the_same_dataset(reference, case, tmp_path):
                            show_progress=False)
     assert rep.n_computed == 8 and not rep.failures
     xr.testing.assert_identical(without_run_metadata(open_dataset(d)), without_run_metadata(ref))
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_recorded_and_the_rerun_completes(reference, case, tmp_path):
+    """The OS kills a worker process (as the OOM killer would): the campaign keeps what finished,
+    records the rest as failed, returns normally, and a rerun completes the same dataset."""
+    import multiprocessing
+    import threading
+
+    _, ref = reference
+    d = tmp_path / "c"
+
+    def kill_a_worker():
+        # the tiny case's runs take milliseconds: kill a worker while the pool is starting up
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            children = multiprocessing.active_children()
+            if children:
+                time.sleep(0.3)
+                os.kill(children[0].pid, signal.SIGKILL)
+                return
+            time.sleep(0.005)
+
+    threading.Thread(target=kill_a_worker, daemon=True).start()
+    rep = run_campaign(case, d, n_samples=8, replicates=2, seed=3, workers=2, show_progress=False)
+    assert rep.failures and all("worker process died" in why for why in rep.failures.values())
+    assert rep.n_computed + len(rep.failures) == 8
+    rep = run_campaign(case, d, n_samples=8, replicates=2, seed=3, workers=2, show_progress=False)
+    assert not rep.failures
+    xr.testing.assert_identical(without_run_metadata(open_dataset(d)), without_run_metadata(ref))

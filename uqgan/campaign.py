@@ -225,12 +225,20 @@ def _run_local(tasks, workers: int):
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     # spawn: a fresh interpreter per worker, never a fork of a process holding PETSc/MPI state
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(solve_sample, t) for t in tasks]
+        futures = {pool.submit(solve_sample, t): t["sample"] for t in tasks}
         for f in as_completed(futures):
-            yield f.result()
+            try:
+                yield f.result()
+            except BrokenProcessPool as err:
+                # a worker was killed (out of memory, a signal): what finished is kept; the rest is
+                # recorded as failed and a rerun computes it
+                yield {"sample": futures[f], "ok": False, "traceback": "",
+                       "error": f"a worker process died before finishing this sample ({err}); was it killed "
+                                "(out of memory)? rerun to compute it"}
 
 
 def _run_dask(tasks, scheduler: str):
