@@ -11,6 +11,10 @@ steps + zone QoIs: what a campaign pays per run), time per sample with the field
 campaign: `uqgan generate-data` on the default case with 1 and 2 local workers: samples per hour
 (start-up included), the speed-up, and bytes per sample on disk.
 
+training: WGAN-GP generator steps per second (5 critic steps each) and sampled histories per second
+(network + POD decoding to full 201 x 72 x 2 histories) at batch 64 and 4096, on the CPU and on a
+GPU when one is present, on synthetic data of the default case's size (no FEM needed).
+
 submodel: in one process, the full model's time per sample (new material field) against the
 submodel's per sample, single and in batches of 64 and 1024 (default stride-3 histories, cubic
 interpolation in time), with the dofs of each and the process's peak memory.
@@ -108,6 +112,50 @@ def _submodel_child(quick: bool) -> dict:
     return rows
 
 
+def _training_child(quick: bool) -> dict:
+    import logging
+    import tempfile
+
+    import numpy as np
+
+    logging.basicConfig(level=logging.WARNING)
+    import torch
+
+    from uqgan.generators import make_generator
+    from uqgan.synthetic import synthetic_bc_dataset
+
+    ds = synthetic_bc_dataset("arrival", n_points=160, replicates=5, n_time=201, n_nodes=72, seed=0)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = []
+    for device in devices:
+        for batch in (64, 4096):
+            steps = 10 if quick else 30
+            gen = make_generator("wgan-gp", steps=steps, batch_size=batch, device=device, seed=0, log_every=10**6,
+                                 checkpoint_every=10**6)
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.perf_counter()
+                gen.fit(ds, directory=tmp)
+                fit = time.perf_counter() - t0
+            # the kriging + POD part of fit, timed alone, is subtracted to isolate the training loop
+            base = make_generator("kriging-gaussian", seed=0)
+            t0 = time.perf_counter()
+            base.fit(ds)
+            base_fit = time.perf_counter() - t0
+            params = {k: np.full(1, float(ds[k].values[0])) for k in ("load_amplitude", "load_duration",
+                                                                       "load_position")}
+            gen.sample(params, n=batch, rng=np.random.default_rng(0))  # warm-up
+            t0 = time.perf_counter()
+            reps = 3
+            for r in range(reps):
+                gen.sample(params, n=batch, rng=np.random.default_rng(r))
+            samp = (time.perf_counter() - t0) / reps
+            rows.append({"device": device, "batch": batch, "steps": steps,
+                         "steps_per_s": steps / max(fit - base_fit, 1e-9), "histories_per_s": batch / samp,
+                         "pod_modes": gen.prep.pod.n_modes, "history_dims": int(np.prod(gen.prep.history_shape))})
+    return {"rows": rows, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "cuda": torch.cuda.is_available(), "torch": torch.__version__}
+
+
 def _campaign(n_samples: int, workers: int) -> dict:
     import tempfile
 
@@ -132,10 +180,14 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="default mesh only, 1 sample")
     ap.add_argument("--samples", type=int, default=3, help="timed samples per configuration (median reported)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "full_model.json")
-    ap.add_argument("--only", choices=["full_model", "campaign", "submodel"], help="run one benchmark")
+    ap.add_argument("--only", choices=["full_model", "campaign", "submodel", "training"], help="run one benchmark")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--child-submodel", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--child-training", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child_training:
+        print(json.dumps(_training_child(args.quick)))
+        return 0
     if args.child is not None:
         print(json.dumps(_child(args.child, args.samples)))
         return 0
@@ -196,6 +248,23 @@ def main(argv=None) -> int:
             print(f"{label:>22} {r['submodel_dofs']:7d} {r[key]:10.4f} {r['speedup_batch_' + b]:8.1f}x")
         print(f"peak RSS {r['peak_rss_mib']:.0f} MiB")
         _write(results_dir / "submodel.json", {"benchmark": "submodel", **meta, **r})
+
+    if args.only in (None, "training"):
+        out = subprocess.run([sys.executable, __file__, "--child-training"] + (["--quick"] if args.quick else []),
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            sys.stderr.write(out.stderr)
+            return out.returncode
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"WGAN-GP training and sampling (torch {r['torch']}; synthetic data of the default case's size, "
+              f"{r['rows'][0]['history_dims']} values per history, {r['rows'][0]['pod_modes']} POD modes)")
+        print(f"{'device':>7} {'batch':>6} {'gen. steps/s':>13} {'histories/s':>12}")
+        for row in r["rows"]:
+            print(f"{row['device']:>7} {row['batch']:6d} {row['steps_per_s']:13.2f} {row['histories_per_s']:12.0f}")
+        if not r["cuda"]:
+            print("no CUDA device on this machine: GPU rows omitted")
+        print(f"peak RSS {r['peak_rss_mib']:.0f} MiB")
+        _write(results_dir / "training.json", {"benchmark": "training", **meta, **r})
     return 0
 
 

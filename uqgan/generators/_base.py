@@ -274,7 +274,7 @@ class Generator(ABC):
         meta = json.loads((d / "config.json").read_text())
         name = meta["generator"]
         if name not in Generator.registry:
-            _import_all()
+            _import_module_of(name)
         cls = Generator.registry.get(name)
         if cls is None:
             raise ValueError(f"{d}: unknown generator {name!r}; known: {sorted(Generator.registry)}")
@@ -304,11 +304,14 @@ class Generator(ABC):
         """Set the model's state from what ``_state``/``_meta`` saved (nothing by default)."""
 
 
-def _import_all() -> None:
+def _import_module_of(name: str) -> None:
+    """Import the module defining generator ``name`` (torch only for the adversarial ones)."""
     import importlib
 
-    for mod in ("uqgan.generators.gaussian", "uqgan.generators.wgan"):
-        try:
-            importlib.import_module(mod)
-        except ImportError:  # torch missing: the Gaussian generators still load
-            pass
+    module = {"pca-gaussian": "gaussian", "kriging-gaussian": "gaussian", "wgan-gp": "wgan", "wgan-clip": "wgan"}
+    if name in module:
+        if module[name] == "wgan":
+            from .._lazy import require
+
+            require("torch", purpose=f"loading a {name} model")
+        importlib.import_module(f"uqgan.generators.{module[name]}")
