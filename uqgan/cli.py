@@ -625,6 +625,13 @@ def train(
 
         ds = open_dataset(data)
         adversarial = generator.startswith("wgan")
+        if force and not resume and out.exists():
+            import shutil
+
+            # --force replaces this model: remove what uqgan train wrote there, nothing else
+            for name in ("config.json", "arrays.npz", "metrics.csv", "training.png"):
+                (out / name).unlink(missing_ok=True)
+            shutil.rmtree(out / "checkpoints", ignore_errors=True)
         config: dict = {"seed": seed}
         if adversarial:
             config["device"] = device
