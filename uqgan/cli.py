@@ -736,13 +736,16 @@ def evaluate(
     from rich.table import Table
 
     table = Table(title="generators at held-out points; floor = truth vs truth at the same sample size")
-    for title in ("generator", "ED / floor", "MMD² (floor)", "90% band", "peak |bias|", "peak spread",
-                  "peak KS (floor)"):
+    n_points = report.per_point.sizes["point"]
+    for title in ("generator", "ED / floor", f"ED test p<0.05 (of {n_points})", "FD10 / floor", "MMD² (floor)",
+                  "90% band", "peak |bias| mean/q05/q95", "peak spread", "peak KS (floor)"):
         table.add_column(title)
     for s in report.summary:
-        table.add_row(s["generator"], f"{s['ed_over_floor']:.2f}", f"{s['mmd2']:.3g} ({s['mmd2_floor']:.2g})",
-                      f"{s['coverage_90']:.2f}", f"{s['peak_abs_bias']:.1%}", f"{s['peak_spread_ratio']:.2f}",
-                      f"{s['peak_ks']:.2f} ({s['peak_ks_floor']:.2f})")
+        table.add_row(s["generator"], f"{s['ed_over_floor']:.2f}", str(s["points_rejected_5pct"]),
+                      f"{s['fd10_over_floor']:.2f}", f"{s['mmd2']:.3g} ({s['mmd2_floor']:.2g})",
+                      f"{s['coverage_90']:.2f}",
+                      f"{s['peak_abs_bias']:.0%}/{s['peak_q05_abs_bias']:.0%}/{s['peak_q95_abs_bias']:.0%}",
+                      f"{s['peak_spread_ratio']:.2f}", f"{s['peak_ks']:.2f} ({s['peak_ks_floor']:.2f})")
     _console().print(table)
     typer.echo(report.verdict)
     if out is not None:

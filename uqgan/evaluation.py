@@ -53,6 +53,31 @@ def _sign_flip_pvalue(d: np.ndarray, rng: np.random.Generator, n: int = 4000) ->
     return float((1 + np.sum(stats >= obs - 1e-15)) / (1 + stats.size))
 
 
+def _ed_from_distances(d: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Energy distance (V-statistic) of index sets a, b from a pooled distance matrix."""
+    return 2 * d[np.ix_(a, b)].mean() - d[np.ix_(a, a)].mean() - d[np.ix_(b, b)].mean()
+
+
+def ed_permutation_pvalue(x: np.ndarray, y: np.ndarray, *, rng: np.random.Generator, n_permutations: int = 500):
+    """Two-sample permutation test with the energy distance: ``(statistic, p-value)``.
+
+    The pooled pairwise distances are computed once, so each permutation costs only index
+    arithmetic; p = (1 + #{ED_perm >= ED_obs}) / (1 + n_permutations) (Phipson & Smyth 2010).
+    """
+    from scipy.spatial.distance import cdist
+
+    z = np.vstack([x, y])
+    d = cdist(z, z)
+    m = x.shape[0]
+    idx = np.arange(z.shape[0])
+    obs = _ed_from_distances(d, idx[:m], idx[m:])
+    count = 0
+    for _ in range(n_permutations):
+        perm = rng.permutation(idx)
+        count += _ed_from_distances(d, perm[:m], perm[m:]) >= obs - 1e-12 * abs(obs)
+    return float(obs), float((1 + count) / (1 + n_permutations))
+
+
 def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int = 0) -> EvaluationReport:
     """Compare generators against held-out replicates.
 
@@ -70,7 +95,14 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
     """
     import xarray as xr
 
-    from .metrics import energy_distance, mmd2_unbiased, peak_displacement, qoi_comparison, quantile_coverage
+    from .metrics import (
+        energy_distance,
+        frechet_distance,
+        mmd2_unbiased,
+        peak_displacement,
+        qoi_comparison,
+        quantile_coverage,
+    )
     from .reduce import fit_pod
 
     rng = np.random.default_rng(seed)
@@ -81,8 +113,9 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
     # a common reference basis for the Gaussian-fit distances: POD of the held-out truth itself
     ref_pod = fit_pod(_flat_per_amplitude(u_all, amp_all), energy=0.999)
     names = list(generators)
-    metrics = ("ed", "ed_floor", "mmd2", "mmd2_floor", "coverage_90", "peak_mean_bias", "peak_spread_ratio",
-               "peak_ks", "peak_ks_floor")
+    n_fd = min(10, ref_pod.n_modes)  # a Gaussian fit from 20 samples is meaningful in a few dimensions only
+    metrics = ("ed", "ed_floor", "ed_pvalue", "mmd2", "mmd2_floor", "fd10", "fd10_floor", "coverage_90",
+               "peak_mean_bias", "peak_q05_bias", "peak_q95_bias", "peak_spread_ratio", "peak_ks", "peak_ks_floor")
     out = {m: np.full((len(names), points.size), np.nan) for m in metrics}
     for j, p in enumerate(points):
         sel = truth["point"].values == p
@@ -99,6 +132,8 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
         mmd_floor = np.mean([mmd2_unbiased(ref_pod.encode(x_t[s[:half]]), ref_pod.encode(x_t[s[half:2 * half]]))
                              for s in splits])
         ks_floor = np.mean([qoi_comparison(peak_t[s[:half]], peak_t[s[half:2 * half]])["ks"] for s in splits])
+        z_t = ref_pod.encode(x_t)[:, :n_fd]
+        fd_floor = np.mean([frechet_distance(z_t[s[:half]], z_t[s[half:2 * half]]) for s in splits])
         for i, name in enumerate(names):
             gen = generators[name]
             g = gen.sample({k: np.array([v]) for k, v in row.items()}, n=half, rng=rng)
@@ -108,9 +143,15 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
             out["mmd2"][i, j] = np.mean([mmd2_unbiased(ref_pod.encode(x_g), ref_pod.encode(x_t[s[half:2 * half]]))
                                          for s in splits])
             out["ed_floor"][i, j], out["mmd2_floor"][i, j], out["peak_ks_floor"][i, j] = ed_floor, mmd_floor, ks_floor
+            out["ed_pvalue"][i, j] = ed_permutation_pvalue(x_g, x_t, rng=rng)[1]
+            z_g = ref_pod.encode(x_g)[:, :n_fd]
+            out["fd10"][i, j] = np.mean([frechet_distance(z_g, z_t[s[half:2 * half]]) for s in splits])
+            out["fd10_floor"][i, j] = fd_floor
             out["coverage_90"][i, j] = quantile_coverage(u_g, u_t, quantiles=(0.05, 0.95))
             q = qoi_comparison(peak_displacement(u_g), peak_t)
             out["peak_mean_bias"][i, j] = q["mean_bias"]
+            out["peak_q05_bias"][i, j] = q["quantile_bias"][0.05]
+            out["peak_q95_bias"][i, j] = q["quantile_bias"][0.95]
             out["peak_spread_ratio"][i, j] = q["spread_ratio"]
             out["peak_ks"][i, j] = q["ks"]
         logger.info("evaluated held-out point %s (%d replicates)", p, n_t)
@@ -124,7 +165,11 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
             "ed_over_floor": float(per_point["ed_ratio"][i].mean()),
             "mmd2": float(per_point["mmd2"][i].mean()),
             "mmd2_floor": float(per_point["mmd2_floor"][i].mean()),
+            "fd10_over_floor": float((per_point["fd10"][i] / per_point["fd10_floor"][i]).mean()),
+            "points_rejected_5pct": int((per_point["ed_pvalue"][i] < 0.05).sum()),
             "coverage_90": float(per_point["coverage_90"][i].mean()),
+            "peak_q05_abs_bias": float(np.abs(per_point["peak_q05_bias"][i]).mean()),
+            "peak_q95_abs_bias": float(np.abs(per_point["peak_q95_bias"][i]).mean()),
             "peak_abs_bias": float(np.abs(per_point["peak_mean_bias"][i]).mean()),
             "peak_spread_ratio": float(per_point["peak_spread_ratio"][i].mean()),
             "peak_ks": float(per_point["peak_ks"][i].mean()),
