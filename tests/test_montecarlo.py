@@ -1,0 +1,100 @@
+"""The Monte Carlo driver: generator -> submodel -> QoI statistics, resumable and seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dolfinx")
+
+import xarray as xr  # noqa: E402
+
+from uqgan.campaign import run_campaign  # noqa: E402
+from uqgan.config import CaseConfig  # noqa: E402
+from uqgan.dataset import open_dataset  # noqa: E402
+from uqgan.generators import make_generator  # noqa: E402
+from uqgan.montecarlo import MonteCarloError, qoi_statistics, run_montecarlo  # noqa: E402
+
+pytestmark = pytest.mark.fenicsx
+
+TINY = {
+    "name": "tiny",
+    "geometry": {"length_m": 0.4, "height_m": 0.1, "element_size_m": 0.02, "degree": 2,
+                 "zone": {"x_min_m": 0.16, "x_max_m": 0.24, "y_min_m": 0.02, "y_max_m": 0.06}},
+    "time": {"dt_s": 1.5e-6, "n_steps": 40, "output_stride": 2},
+    "parameters": {"load_position": {"low": 0.1, "high": 0.3}},
+    "random_field": {"correlation_length_m": 0.1, "max_modes": 10},
+}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    case = CaseConfig.model_validate(TINY)
+    d = tmp_path_factory.mktemp("mc")
+    run_campaign(case, d / "data", n_samples=24, replicates=2, seed=0, show_progress=False)
+    make_generator("pca-gaussian", seed=0).fit(open_dataset(d / "data")).save(d / "model")
+    return case, d
+
+
+def test_run_statistics_and_resume(setup):
+    case, d = setup
+    r = run_montecarlo(case, d / "model", d / "run", n_samples=20, batch=8, seed=1, show_progress=False,
+                       thresholds={"peak_displacement": [1e-8]})
+    assert r.n_computed == 20 and r.samples.sizes["sample"] == 20
+    est = r.statistics["estimate"]
+    assert est.dims == ("qoi", "statistic", "bound")
+    assert set(est["statistic"].values) >= {"mean", "std", "q05", "q50", "q95", "q99", "p_exceed_0"}
+    for q in est["qoi"].values:
+        v = est.sel(qoi=q)
+        assert ((v.sel(bound="lower") <= v.sel(bound="value")) | v.isnull().sel(bound="value")).all()
+    mean = est.sel(qoi="qoi_peak_von_mises", statistic="mean")
+    x = r.samples["qoi_peak_von_mises"].values
+    assert float(mean.sel(bound="value")) == pytest.approx(x.mean())
+    # parameters were drawn from the case's ranges
+    r_pos = case.parameters.load_position
+    assert (r.samples["load_position"] >= r_pos.low).all() and (r.samples["load_position"] <= r_pos.high).all()
+    assert r.convergence["halfwidth"].dims == ("qoi", "n")
+    # resume: a lost chunk is recomputed identically, finished ones are reused
+    (d / "run" / "chunks" / "chunk_000001.nc").unlink()
+    again = run_montecarlo(case, d / "model", d / "run", n_samples=20, batch=8, seed=1, show_progress=False)
+    assert again.n_computed == 8
+    xr.testing.assert_allclose(again.samples, r.samples, rtol=0, atol=0)
+    with pytest.raises(MonteCarloError, match="another case, model, seed or batch"):
+        run_montecarlo(case, d / "model", d / "run", n_samples=20, batch=8, seed=2, show_progress=False)
+
+
+def test_target_halfwidth_stops_early(setup):
+    case, d = setup
+    r = run_montecarlo(case, d / "model", d / "early", n_samples=64, batch=8, seed=3, target_halfwidth=0.5,
+                       show_progress=False)
+    # a 50 % relative half-width is reached long before 64 samples
+    assert r.samples.sizes["sample"] == 16
+
+
+def test_qoi_statistics_known_answer():
+    rng = np.random.default_rng(0)
+    ds = xr.Dataset({"qoi_a": ("sample", rng.normal(10.0, 2.0, 4000))})
+    st = qoi_statistics(ds, thresholds={"a": [12.0]})["estimate"].sel(qoi="qoi_a")
+    # 4000 normal samples: the CIs hold the true mean 10, std 2, median 10 and P(X > 12) = 0.1587
+    for stat, truth in (("mean", 10.0), ("std", 2.0), ("q50", 10.0), ("p_exceed_0", 0.158655)):
+        assert float(st.sel(statistic=stat, bound="lower")) <= truth <= float(st.sel(statistic=stat, bound="upper"))
+
+
+def test_cli_montecarlo(setup, tmp_path):
+    from typer.testing import CliRunner
+
+    from uqgan.cli import app
+    from uqgan.config import write_case
+
+    case, d = setup
+    case_file = write_case(case, tmp_path / "case.toml")
+    out = tmp_path / "stats.nc"
+    r = CliRunner().invoke(app, ["montecarlo", str(case_file), "--model", str(d / "model"), "--samples", "12",
+                                 "--batch", "6", "--out", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    stats = xr.open_dataset(out, engine="h5netcdf")
+    assert stats["estimate"].attrs["confidence_level"] == 0.95 and "running_mean" in stats
+    assert xr.open_dataset(tmp_path / "stats_samples.nc", engine="h5netcdf").sizes["sample"] == 12
+    r = CliRunner().invoke(app, ["montecarlo", str(case_file), "--model", str(d / "model"), "--samples", "1",
+                                 "--out", str(out)])
+    assert r.exit_code == 2 and "--samples=1" in r.output and "Traceback" not in r.output

@@ -1,0 +1,205 @@
+"""Monte Carlo of zone QoIs: parameters from the case's ranges, boundary histories from a
+generator, the submodel, and statistics with confidence intervals.
+
+Resumable like a campaign: samples are computed in chunks, each written atomically to
+``DIR/chunks/chunk_000123.nc``; a rerun with the same seed continues where it stopped and gives
+the same numbers (chunk c's parameters and generator draws come from its own random stream).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .config import CaseConfig, case_from_toml, case_to_toml
+from .qoi import QOI_SPECS
+
+__all__ = ["MonteCarloError", "qoi_statistics", "run_montecarlo"]
+
+logger = logging.getLogger(__name__)
+
+QUANTILES = (0.05, 0.5, 0.95, 0.99)
+
+
+class MonteCarloError(ValueError):
+    """A Monte Carlo run cannot go on as asked; the message names the problem."""
+
+
+def _chunk_path(directory: Path, c: int) -> Path:
+    return directory / "chunks" / f"chunk_{c:06d}.nc"
+
+
+def _chunk_rng(seed: int, chunk: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3, chunk)))
+
+
+def qoi_statistics(samples, *, thresholds: dict[str, list[float]] | None = None, level: float = 0.95):
+    """Statistics of each QoI with confidence intervals, as an xarray Dataset.
+
+    Parameters
+    ----------
+    samples : xarray.Dataset with ``qoi_<name>(sample)`` variables
+    thresholds : QoI name -> thresholds for exceedance probabilities P(QoI > t)
+    level : confidence level of every interval
+
+    Returns
+    -------
+    xarray.Dataset ``estimate(qoi, statistic, bound)`` with ``bound`` in (value, lower, upper) and
+    ``statistic`` in mean, std, q05, q50, q95, q99 and ``p_exceed_<i>``; attrs give each method.
+    """
+    import xarray as xr
+
+    from .estimators import mean_ci, probability_ci, quantile_ci, std_ci
+
+    qois = [str(v) for v in samples.data_vars if str(v).startswith("qoi_")]
+    thresholds = thresholds or {}
+    n_thr = max((len(v) for v in thresholds.values()), default=0)
+    stats = ["mean", "std"] + [f"q{round(100 * q):02d}" for q in QUANTILES] + [f"p_exceed_{i}" for i in range(n_thr)]
+    arr = np.full((len(qois), len(stats), 3), np.nan)
+    thr_arr = np.full((len(qois), n_thr), np.nan)
+    for i, name in enumerate(qois):
+        x = samples[name].values
+        ests = [mean_ci(x, level=level), std_ci(x, level=level)] + [quantile_ci(x, q, level=level) for q in QUANTILES]
+        for j, t in enumerate(thresholds.get(name.removeprefix("qoi_"), [])):
+            thr_arr[i, j] = t
+            ests.append(probability_ci(x, t, level=level))
+        for j, e in enumerate(ests):
+            arr[i, j] = (e.value, e.lower, e.upper)
+    ds = xr.Dataset({"estimate": (("qoi", "statistic", "bound"), arr),
+                     "threshold": (("qoi", "threshold_index"), thr_arr)},
+                    coords={"qoi": qois, "statistic": stats, "bound": ["value", "lower", "upper"]})
+    ds["estimate"].attrs.update({
+        "long_name": "QoI statistics with confidence intervals", "confidence_level": level,
+        "methods": "mean: Student t; std: chi-square (normal theory); quantiles: binomial order statistics "
+                   "(distribution-free); exceedance probabilities: Wilson score"})
+    for name in qois:
+        spec = next((s for s in QOI_SPECS if f"qoi_{s.name}" == name), None)
+        if spec is not None:
+            ds.attrs[f"units_{name}"] = spec.units
+    ds.attrs["n_samples"] = int(samples.sizes["sample"])
+    return ds
+
+
+@dataclass
+class MonteCarloResult:
+    samples: object  # xarray.Dataset of per-sample QoIs and parameters
+    statistics: object  # xarray.Dataset from qoi_statistics
+    convergence: object  # xarray.Dataset: running mean and CI half-width vs n
+    elapsed_s: float
+    n_computed: int
+
+
+def _convergence(samples, level: float):
+    import xarray as xr
+    from scipy import stats
+
+    qois = [str(v) for v in samples.data_vars if str(v).startswith("qoi_")]
+    n = samples.sizes["sample"]
+    ns = np.unique(np.clip(np.round(np.geomspace(2, n, min(60, n))).astype(int), 2, n))
+    mean = np.empty((len(qois), ns.size))
+    half = np.empty_like(mean)
+    for i, q in enumerate(qois):
+        x = samples[q].values
+        for j, k in enumerate(ns):
+            mean[i, j] = x[:k].mean()
+            half[i, j] = stats.t.ppf(0.5 + level / 2, k - 1) * x[:k].std(ddof=1) / np.sqrt(k)
+    return xr.Dataset({"running_mean": (("qoi", "n"), mean), "halfwidth": (("qoi", "n"), half)},
+                      coords={"qoi": qois, "n": ns})
+
+
+def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Path, *, n_samples: int,
+                   batch: int = 256, seed: int = 0, target_halfwidth: float | None = None,
+                   thresholds: dict[str, list[float]] | None = None, level: float = 0.95,
+                   show_progress: bool = True) -> MonteCarloResult:
+    """Monte Carlo of the zone QoIs with a trained generator and the submodel.
+
+    Parameters
+    ----------
+    case : the case (parameter ranges, zone, material)
+    model_dir : a generator saved by ``uqgan train``
+    directory : where chunks, the manifest and the results go (resumable)
+    n_samples : total samples (upper bound when ``target_halfwidth`` is set)
+    batch : samples per chunk (one generator draw and one batched submodel solve)
+    seed : seeds every chunk's parameters and generator draws
+    target_halfwidth : stop once every QoI mean's CI half-width relative to the mean is below it
+    thresholds : QoI name (without ``qoi_``) -> thresholds for exceedance probabilities
+    """
+    import xarray as xr
+
+    from .dataset import write_atomic
+    from .design import scale_to_ranges
+    from .fem.submodel import SubModel
+    from .generators import load_generator
+
+    if n_samples < 2:
+        raise MonteCarloError(f"n_samples={n_samples}: must be >= 2")
+    if batch < 1:
+        raise MonteCarloError(f"batch={batch}: must be >= 1")
+    if target_halfwidth is not None and not target_halfwidth > 0:
+        raise MonteCarloError(f"target_halfwidth={target_halfwidth}: must be > 0 (a relative half-width, e.g. 0.01)")
+    t0 = time.perf_counter()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = {"case_toml": case_to_toml(case), "model_dir": str(Path(model_dir).resolve()), "seed": seed,
+                "batch": batch, "uqgan_version": __version__}
+    mpath = directory / "manifest.json"
+    if mpath.exists():
+        old = json.loads(mpath.read_text())
+        if case_from_toml(old["case_toml"]) != case or old["seed"] != seed or old["batch"] != batch \
+                or old["model_dir"] != manifest["model_dir"]:
+            raise MonteCarloError(f"{directory} holds a Monte Carlo run with another case, model, seed or batch; "
+                                  "nothing was changed: use a new --out directory")
+    else:
+        write_atomic(mpath, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2)))
+    gen = load_generator(model_dir)
+    sub = None
+    names = list(type(case.parameters).model_fields)
+    ranges = {n: (getattr(case.parameters, n).low, getattr(case.parameters, n).high) for n in names}
+    n_chunks = -(-n_samples // batch)
+    parts, computed = [], 0
+    from tqdm.auto import tqdm
+
+    for c in tqdm(range(n_chunks), desc="Monte Carlo chunks", disable=not show_progress):
+        path = _chunk_path(directory, c)
+        if path.exists():
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
+                parts.append(ds.load())
+        else:
+            size = min(batch, n_samples - c * batch)
+            rng = _chunk_rng(seed, c)
+            params = scale_to_ranges(rng.random((size, len(names))), ranges)
+            bcs = gen.sample(params, 1, rng=rng)
+            if sub is None:
+                sub = SubModel(case)
+            res = sub.solve(bcs["u_bc"].values, bcs["time"].values, node_x=bcs["node_x"].values,
+                            node_y=bcs["node_y"].values, batch_size=size)
+            data = {f"qoi_{s.name}": ("sample", res[s.name], {"units": s.units, "long_name": s.long_name,
+                                                             "role": "qoi"}) for s in QOI_SPECS}
+            for n_ in names:
+                data[n_] = ("sample", params[n_], {"role": "parameter"})
+            ds = xr.Dataset(data, coords={"sample": np.arange(c * batch, c * batch + size)})
+            write_atomic(path, lambda tmp, d=ds: d.to_netcdf(tmp, engine="h5netcdf"))
+            parts.append(ds)
+            computed += size
+        done = xr.concat(parts, dim="sample")
+        if target_halfwidth is not None and done.sizes["sample"] >= 2 * batch:
+            st = qoi_statistics(done, level=level)["estimate"].sel(statistic="mean")
+            rel = (st.sel(bound="upper") - st.sel(bound="lower")) / 2 / np.abs(st.sel(bound="value"))
+            if float(rel.max()) < target_halfwidth:
+                logger.info("every mean's CI half-width is below %.3g of the mean after %d samples",
+                            target_halfwidth, done.sizes["sample"])
+                break
+    samples = xr.concat(parts, dim="sample")
+    stats_ds = qoi_statistics(samples, thresholds=thresholds, level=level)
+    conv = _convergence(samples, level)
+    for d in (samples, stats_ds, conv):
+        d.attrs.update({"case_toml": case_to_toml(case), "generator": gen.name, "seed": seed,
+                        "uqgan_version": __version__})
+    return MonteCarloResult(samples=samples, statistics=stats_ds, convergence=conv,
+                            elapsed_s=time.perf_counter() - t0, n_computed=computed)
