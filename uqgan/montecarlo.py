@@ -20,7 +20,8 @@ from . import __version__
 from .config import CaseConfig, case_from_toml, case_to_toml
 from .qoi import QOI_SPECS
 
-__all__ = ["MonteCarloError", "qoi_statistics", "run_montecarlo"]
+__all__ = ["MonteCarloError", "combined_estimates", "compare_with_reference", "paired_cheap_qois", "qoi_statistics",
+           "run_montecarlo"]
 
 logger = logging.getLogger(__name__)
 
@@ -203,3 +204,102 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
                         "uqgan_version": __version__})
     return MonteCarloResult(samples=samples, statistics=stats_ds, convergence=conv,
                             elapsed_s=time.perf_counter() - t0, n_computed=computed)
+
+
+# ------------------------------------------------------------------------------------------------
+# validation against full-model references, and estimators that use them
+
+
+_COMPARED = ("mean", "std", "q05", "q50", "q95")
+
+
+def compare_with_reference(samples, reference, *, level: float = 0.95):
+    """Monte Carlo statistics against a full-model reference campaign, per QoI and statistic.
+
+    Both are estimated with their confidence intervals (:func:`qoi_statistics`); the difference is
+    expressed in units of the combined standard error ``sqrt(se_mc² + se_ref²)`` with each se taken
+    as the CI half-width / z, and the intervals' overlap is reported. A two-sample KS test per QoI
+    compares the distributions.
+
+    Returns
+    -------
+    xarray.Dataset with ``reference``, ``estimate`` (qoi, statistic, bound), ``difference_in_se``,
+    ``overlap`` (qoi, statistic), ``ks_statistic``, ``ks_pvalue`` (qoi).
+    """
+    import xarray as xr
+    from scipy import stats
+
+    qois = [f"qoi_{s.name}" for s in QOI_SPECS if f"qoi_{s.name}" in reference and f"qoi_{s.name}" in samples]
+    ref = qoi_statistics(reference[qois], level=level)["estimate"].sel(statistic=list(_COMPARED))
+    est = qoi_statistics(samples[qois], level=level)["estimate"].sel(statistic=list(_COMPARED))
+    z = stats.norm.ppf(0.5 + level / 2)
+
+    def se(e):
+        return (e.sel(bound="upper") - e.sel(bound="lower")) / (2 * z)
+
+    diff = (est.sel(bound="value") - ref.sel(bound="value")) / np.sqrt(se(est) ** 2 + se(ref) ** 2)
+    overlap = (est.sel(bound="lower") <= ref.sel(bound="upper")) & (ref.sel(bound="lower") <= est.sel(bound="upper"))
+    ks = [stats.ks_2samp(samples[q].values, reference[q].values) for q in qois]
+    out = xr.Dataset({"reference": ref, "estimate": est, "difference_in_se": diff, "overlap": overlap,
+                      "ks_statistic": ("qoi", [k.statistic for k in ks]),
+                      "ks_pvalue": ("qoi", [k.pvalue for k in ks])})
+    out.attrs.update({"confidence_level": level, "n_reference": int(reference.sizes["sample"]),
+                      "n_estimate": int(samples.sizes["sample"])})
+    return out
+
+
+def paired_cheap_qois(case: CaseConfig, model_dir, reference, *, seed: int = 0, batch: int = 256):
+    """The cheap chain (generator + submodel) at the reference runs' own parameters: one QoI set
+    per reference sample, for the multi-fidelity estimators."""
+    import xarray as xr
+
+    from .fem.submodel import SubModel
+    from .generators import load_generator
+
+    gen = load_generator(model_dir)
+    names = list(type(case.parameters).model_fields)
+    params = {n: reference[n].values for n in names}
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
+    bcs = gen.sample(params, 1, rng=rng)
+    res = SubModel(case).solve(bcs["u_bc"].values, bcs["time"].values, node_x=bcs["node_x"].values,
+                               node_y=bcs["node_y"].values, batch_size=batch)
+    return xr.Dataset({f"qoi_{s.name}": ("sample", res[s.name]) for s in QOI_SPECS},
+                      coords={"sample": reference["sample"].values})
+
+
+def combined_estimates(reference, paired, extra, *, level: float = 0.95):
+    """Estimates of the full model's QoI statistics that use the few full-model runs and many
+    cheap samples and stay valid whatever the cheap chain's bias: multi-fidelity control variate
+    (mean), PPI++ (mean) and PPI (quantiles), next to the full-model-only estimate.
+
+    Parameters
+    ----------
+    reference : full-model QoIs (the expensive samples)
+    paired : cheap-chain QoIs at the reference samples' parameters (:func:`paired_cheap_qois`)
+    extra : further cheap-chain QoIs (a Monte Carlo run's samples)
+    """
+    import xarray as xr
+
+    from .estimators import mean_ci, mfmc_mean, ppi_mean, ppi_quantile, quantile_ci
+
+    qois = [f"qoi_{s.name}" for s in QOI_SPECS]
+    methods = ["full-model only", "mfmc", "ppi++", "cheap only (biased?)"]
+    stats_ = ["mean", "q05", "q50", "q95"]
+    arr = np.full((len(qois), len(stats_), len(methods), 3), np.nan)
+    for i, q in enumerate(qois):
+        y, yl, ye = reference[q].values, paired[q].values, extra[q].values
+        rows = {("mean", 0): mean_ci(y, level=level), ("mean", 1): mfmc_mean(y, yl, ye, level=level),
+                ("mean", 2): ppi_mean(y, yl, ye, level=level), ("mean", 3): mean_ci(ye, level=level)}
+        for qq, name in ((0.05, "q05"), (0.5, "q50"), (0.95, "q95")):
+            rows[(name, 0)] = quantile_ci(y, qq, level=level)
+            rows[(name, 2)] = ppi_quantile(y, yl, ye, qq, level=level)
+            rows[(name, 3)] = quantile_ci(ye, qq, level=level)
+        for (stat, m), e in rows.items():
+            arr[i, stats_.index(stat), m] = (e.value, e.lower, e.upper)
+    # the dimension is "estimator": "method" would clash with the keyword of xarray's .sel
+    ds = xr.Dataset({"estimate": (("qoi", "statistic", "estimator", "bound"), arr)},
+                    coords={"qoi": qois, "statistic": stats_, "estimator": methods,
+                            "bound": ["value", "lower", "upper"]})
+    ds.attrs.update({"confidence_level": level, "n_full": int(reference.sizes["sample"]),
+                     "n_cheap_extra": int(extra.sizes["sample"])})
+    return ds
