@@ -95,6 +95,14 @@ def test_cli_montecarlo(setup, tmp_path):
     stats = xr.open_dataset(out, engine="h5netcdf")
     assert stats["estimate"].attrs["confidence_level"] == 0.95 and "running_mean" in stats
     assert xr.open_dataset(tmp_path / "stats_samples.nc", engine="h5netcdf").sizes["sample"] == 12
+    # with a full-model reference: validation report, combined estimates and the ECDF figure
+    r = CliRunner().invoke(app, ["montecarlo", str(case_file), "--model", str(d / "model"), "--samples", "12",
+                                 "--batch", "6", "--out", str(out), "--reference", str(d / "data"), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "against the full-model reference" in r.output
+    v = xr.open_dataset(tmp_path / "stats_validation.nc", engine="h5netcdf")
+    assert {"difference_in_se", "overlap", "ks_pvalue", "combined_estimate"} <= set(v.data_vars)
+    assert (tmp_path / "stats_validation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = CliRunner().invoke(app, ["montecarlo", str(case_file), "--model", str(d / "model"), "--samples", "1",
                                  "--out", str(out)])
     assert r.exit_code == 2 and "--samples=1" in r.output and "Traceback" not in r.output

@@ -769,6 +769,9 @@ def montecarlo(
     seed: Annotated[int, typer.Option(help="Seed of the parameters and the generator draws.")] = 0,
     target_halfwidth: Annotated[float | None, typer.Option(help="Stop when every QoI mean's 95 % CI half-width "
                                                            "is below this fraction of the mean (e.g. 0.01).")] = None,
+    reference: Annotated[Path | None, typer.Option(metavar="DATA_DIR", help="A full-model campaign training never "
+                                                   "saw, drawn from the case's ranges: adds a validation report and "
+                                                   "multi-fidelity / PPI estimates that use its runs.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """QoI statistics with 95 % confidence intervals: generator histories through the submodel."""
@@ -797,6 +800,20 @@ def montecarlo(
         write_atomic(out, lambda tmp: stats.to_netcdf(tmp, engine="h5netcdf"))
         samples_path = out.with_name(out.stem + "_samples.nc")
         write_atomic(samples_path, lambda tmp: res.samples.to_netcdf(tmp, engine="h5netcdf"))
+        validation = combined = None
+        if reference is not None:
+            from .dataset import open_dataset
+            from .montecarlo import combined_estimates, compare_with_reference, paired_cheap_qois
+            from .plots import plot_qoi_ecdfs
+
+            ref = open_dataset(reference)
+            validation = compare_with_reference(res.samples, ref)
+            paired = paired_cheap_qois(case, model, ref, seed=seed, batch=batch)
+            combined = combined_estimates(ref, paired, res.samples)
+            report = validation.merge(combined.rename({"estimate": "combined_estimate"}))
+            vpath = out.with_name(out.stem + "_validation.nc")
+            write_atomic(vpath, lambda tmp: report.to_netcdf(tmp, engine="h5netcdf"))
+            png = plot_qoi_ecdfs(res.samples, ref, out.with_name(out.stem + "_validation.png"))
     from rich.table import Table
 
     from .qoi import QOI_SPECS
@@ -816,6 +833,28 @@ def montecarlo(
         table.add_row(spec.name, spec.units, *cells)
     _console().print(table)
     typer.echo(f"wrote {out} and {samples_path} ({res.n_computed} samples computed now, {res.elapsed_s:.1f} s)")
+    if validation is not None:
+        vt = Table(title=f"against the full-model reference ({validation.attrs['n_reference']} runs): mean, "
+                         "difference in combined standard errors, intervals overlap")
+        for col in ("QoI", "reference mean [95 % CI]", "Monte Carlo mean [95 % CI]", "diff / SE", "overlap",
+                    "KS p", "MFMC mean [CI]", "PPI++ mean [CI]"):
+            vt.add_column(col)
+        for spec in QOI_SPECS:
+            q = f"qoi_{spec.name}"
+
+            def fmt(e):
+                return f"{float(e.sel(bound='value')):.4g} [{float(e.sel(bound='lower')):.3g}, " \
+                       f"{float(e.sel(bound='upper')):.3g}]"
+
+            c = combined["estimate"].sel(qoi=q, statistic="mean")
+            vt.add_row(spec.name, fmt(validation["reference"].sel(qoi=q, statistic="mean")),
+                       fmt(validation["estimate"].sel(qoi=q, statistic="mean")),
+                       f"{float(validation['difference_in_se'].sel(qoi=q, statistic='mean')):+.1f}",
+                       "yes" if bool(validation["overlap"].sel(qoi=q, statistic="mean")) else "NO",
+                       f"{float(validation['ks_pvalue'].sel(qoi=q)):.2g}", fmt(c.sel(estimator="mfmc")),
+                       fmt(c.sel(estimator="ppi++")))
+        _console().print(vt)
+        typer.echo(f"wrote {vpath} and {png}")
 
 
 def main() -> None:

@@ -416,3 +416,33 @@ def plot_data(ds, out_dir: str | Path) -> list[Path]:
     else:
         logger.info("no replicates: %s skipped (needs --replicates >= 2)", FILE_NAMES["variance_split"])
     return paths
+
+
+def plot_qoi_ecdfs(samples, reference, path: str | Path, *, labels=("Monte Carlo", "full-model reference")) -> Path:
+    """Empirical CDFs of each QoI: a Monte Carlo run against a full-model reference campaign.
+
+    Parameters
+    ----------
+    samples, reference : xarray.Datasets with ``qoi_<name>(sample)`` variables
+    path : output PNG
+    """
+    from .qoi import QOI_SPECS
+
+    names = [f"qoi_{s.name}" for s in QOI_SPECS if f"qoi_{s.name}" in samples and f"qoi_{s.name}" in reference]
+    if not names:
+        raise ValueError("no QoI common to both datasets: nothing to plot")
+    units = {f"qoi_{s.name}": s.units for s in QOI_SPECS}
+    fig = _figure(figsize=(3.9 * len(names) + 0.4, 3.4))
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, v in zip(axes, names, strict=True):
+        fac, u = _si_scale(np.concatenate([samples[v].values, reference[v].values]), units[v])
+        for ds, label, color in ((samples, labels[0], "C0"), (reference, labels[1], "C3")):
+            x = np.sort(np.asarray(ds[v].values, dtype=float)) * fac
+            ax.step(x, np.arange(1, x.size + 1) / x.size, where="post", color=color,
+                    label=f"{label} ({x.size})")
+        ax.set_xlabel(f"{_short(v)} [{u}]", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("empirical CDF")
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle("QoI distributions: Monte Carlo vs full model", fontsize=11)
+    return _save(fig, path)
