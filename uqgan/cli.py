@@ -810,7 +810,7 @@ def montecarlo(
             validation = compare_with_reference(res.samples, ref)
             paired = paired_cheap_qois(case, model, ref, seed=seed, batch=batch)
             combined = combined_estimates(ref, paired, res.samples)
-            report = validation.merge(combined.rename({"estimate": "combined_estimate"}))
+            report = validation.merge(combined.rename({"estimate": "combined_estimate"}), join="outer")
             vpath = out.with_name(out.stem + "_validation.nc")
             write_atomic(vpath, lambda tmp: report.to_netcdf(tmp, engine="h5netcdf"))
             png = plot_qoi_ecdfs(res.samples, ref, out.with_name(out.stem + "_validation.png"))

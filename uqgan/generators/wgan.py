@@ -18,6 +18,16 @@ networks are MLPs; the generator's hidden layers are conditioned on ``c`` by FiL
 2018): ``h ← γ(c) ⊙ h + β(c)``, with ``γ = 1`` and ``β = 0`` at the start. The critic takes ``c`` by
 concatenation (default) or FiLM, and has no batch norm (the gradient penalty is per sample).
 
+``architecture="conv1d"`` replaces both MLPs by 1-D convolutional networks over time on raw
+histories (per unit amplitude). The generator's correction is a history ``Δh`` of ``C = 2·N``
+channels (node × component) and ``T`` samples, upsampled from a coarse map by convolutions, mapped to
+the coefficients by the fixed POD projection ``Δz = (s·Δh_flat @ Φᵀ) / σ`` (``Φ`` the ``(k, d)``
+modes, ``σ`` the coefficient standard deviations, ``s`` a fixed scale that keeps ``Δh`` of order 1;
+``Δh_flat`` flattens ``(time, node, component)`` time-major, as the preprocessor does). The critic
+sees the residual lifted back to a history, ``Δh = ((r σ) @ Φ) / s``, through strided convolutions;
+the gradient penalty stays on ``r``. The projections are fixed buffers rebuilt from the preprocessor,
+never trained or saved.
+
 ``wgan-clip`` is the same model trained with the original weight-clipping WGAN (Arjovsky et al.
 2017). The training loop is :func:`uqgan.training.wgan.train_wgan`.
 
@@ -43,12 +53,15 @@ from .gaussian import KrigingGaussian
 torch = require("torch", purpose="the wgan-gp and wgan-clip generators")
 nn = torch.nn
 
-__all__ = ["Critic", "FiLMMLP", "ResidualGenerator", "WGANClip", "WGANGP"]
+__all__ = ["ConvCritic", "ConvCorrection", "Critic", "FiLMMLP", "ResidualGenerator", "WGANClip", "WGANGP"]
 
 logger = logging.getLogger(__name__)
 
 ACTIVATIONS = ("leaky_relu", "silu")
+ARCHITECTURES = ("mlp", "conv1d")
 SAMPLE_CHUNK = 65536  # rows per forward pass when sampling
+CONV_SAMPLE_ELEMENTS = 2**24  # activations per forward pass when sampling with architecture="conv1d" (~64 MB)
+CONV_KERNEL = 5
 
 
 def _activation(name: str) -> nn.Module:
@@ -65,6 +78,21 @@ def _linear(n_in: int, n_out: int, *, generator: torch.Generator, zero: bool = F
             layer.bias.zero_()
         else:
             bound = 1 / math.sqrt(n_in)
+            nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
+            nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
+
+
+def _conv1d(n_in: int, n_out: int, *, stride: int = 1, generator: torch.Generator, zero: bool = False) -> nn.Conv1d:
+    """``nn.Conv1d`` (kernel 5, padding 2: the length is kept at stride 1 and halved, rounded up, at
+    stride 2) with PyTorch's default init, U(±1/√(n_in·5)), drawn from ``generator``, or all zeros."""
+    layer = nn.utils.skip_init(nn.Conv1d, n_in, n_out, CONV_KERNEL, stride=stride, padding=CONV_KERNEL // 2)
+    with torch.no_grad():
+        if zero:
+            layer.weight.zero_()
+            layer.bias.zero_()
+        else:
+            bound = 1 / math.sqrt(n_in * CONV_KERNEL)
             nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
             nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
     return layer
@@ -130,21 +158,111 @@ class FiLMMLP(nn.Module):
         return self.out(h)
 
 
+class _PODMap(nn.Module):
+    """The fixed linear maps between histories and whitened POD coefficients (no trainable weights).
+
+    ``encode(h)``: ``(B, C, T)`` history (channel ``n·2 + component``, in units of ``scale``) ->
+    ``(B, k)`` coefficients, ``((scale · h_flat) @ modesᵀ) / std`` with ``h_flat[t·C + n·2 + comp]``,
+    the preprocessor's time-major flattening of ``(time, node, component)``: the change of
+    ``Preprocessor.pod.encode`` for a history change ``scale · h`` (the POD mean cancels).
+    ``decode(r)``: ``(B, k)`` -> ``(B, C, T)``, ``((r · std) @ modes) / scale``, its right inverse.
+
+    ``scale = √(Σ std² / d)`` is the RMS per entry of the history a unit-variance coefficient vector
+    decodes to, so ``h`` is of order 1 whatever the data's units. The matrices are non-persistent
+    buffers: they follow ``.to(device)`` but stay out of ``state_dict`` (the owner rebuilds them from
+    its preprocessor).
+    """
+
+    def __init__(self, modes: np.ndarray, std: np.ndarray, history_shape: tuple[int, int, int]):
+        super().__init__()
+        modes, std = np.asarray(modes, dtype=float), np.asarray(std, dtype=float)
+        t, n, comp = history_shape
+        self.time, self.channels = int(t), int(n * comp)
+        if modes.shape[1] != self.time * self.channels:
+            raise ValueError(f"POD modes of width {modes.shape[1]} do not match histories of shape {history_shape}")
+        ms = float(np.sqrt(np.sum(std**2) / modes.shape[1]))
+        self.scale = ms if ms > 0 and math.isfinite(ms) else 1.0
+        self.register_buffer("to_coefficients", torch.as_tensor(self.scale * modes.T / std, dtype=torch.float32),
+                             persistent=False)
+        self.register_buffer("to_history", torch.as_tensor(std[:, None] * modes / self.scale, dtype=torch.float32),
+                             persistent=False)
+
+    def encode(self, h):
+        return h.transpose(1, 2).reshape(h.shape[0], -1) @ self.to_coefficients
+
+    def decode(self, r):
+        return (r @ self.to_history).view(r.shape[0], self.time, self.channels).transpose(1, 2)
+
+
+class ConvCorrection(nn.Module):
+    """The correction ``G([ε, η], c)`` as a history: a 1-D convolutional network over time, mapped to the
+    coefficients by the fixed POD projection (``architecture="conv1d"``).
+
+    ``[ε, η]`` -> linear -> ``(channels, ⌈T / 2^(layers−1)⌉)`` -> ``layers − 1`` times (nearest
+    upsampling ×2 -> Conv1d k5) -> Conv1d k5 to ``C = 2·N`` channels -> crop to ``T`` -> ``encode``.
+    The hidden maps are FiLM-conditioned on ``c`` per channel (Perez et al. 2018). ``forward`` returns
+    ``(B, k)``; ``history`` the ``(B, C, T)`` correction in units of ``pod_map.scale``.
+
+    Parameters
+    ----------
+    noise_dim, p : widths of the noise and of ``c``
+    pod_map : the fixed projections (:class:`_PODMap`)
+    channels, layers : hidden channels and convolution layers (>= 1)
+    zero_last : the last convolution starts at zero (the correction is 0 before training)
+    generator : torch.Generator for the initial weights (keyword-only)
+    """
+
+    def __init__(self, noise_dim: int, p: int, *, pod_map: _PODMap, channels: int, layers: int, activation: str,
+                 zero_last: bool, film_width: int = 64, generator: torch.Generator):
+        super().__init__()
+        self.pod_map, self.channels = pod_map, channels
+        self.coarse = -(-pod_map.time // 2 ** (layers - 1))
+        self.head = _linear(noise_dim, channels * self.coarse, generator=generator)
+        self.convs = nn.ModuleList([_conv1d(channels, channels, generator=generator) for _ in range(layers - 1)])
+        self.film = (_FiLM(p, channels, layers, width=film_width, activation=activation, generator=generator)
+                     if p > 0 else None)
+        self.act = _activation(activation)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.out = _conv1d(channels, pod_map.channels, generator=generator, zero=zero_last)
+
+    def history(self, noise, c):
+        gamma, beta = self.film(c) if self.film is not None else (None, None)
+        h = self.head(noise).view(noise.shape[0], self.channels, self.coarse)
+        for i in range(len(self.convs) + 1):
+            if i > 0:
+                h = self.convs[i - 1](self.up(h))
+            if gamma is not None:
+                h = gamma[:, i, :, None] * h + beta[:, i, :, None]
+            h = self.act(h)
+        return self.out(h)[:, :, : self.pod_map.time]
+
+    def forward(self, noise, c):
+        return self.pod_map.encode(self.history(noise, c))
+
+
 class ResidualGenerator(nn.Module):
     """The residual ``r = L ε + G([ε, η], c)`` (``base="gaussian"``) or ``G(η, c)`` (``base="mean"``).
 
     ``forward(noise, c)`` takes ``noise = [ε, η]`` ``(B, noise_dim)`` and ``c`` ``(B, p)`` and returns
     ``(B, k)``; ``correction(noise, c)`` is ``G`` alone. ``L`` is a non-persistent buffer set by
     :meth:`set_cholesky` (the generator stores it with the kriging-Gaussian state).
+
+    ``G`` is a :class:`FiLMMLP` on the coefficients (``pod_map=None``) or, given the fixed POD maps,
+    a :class:`ConvCorrection` with ``conv_channels`` channels and ``conv_layers`` convolutions.
     """
 
     def __init__(self, *, k: int, p: int, latent_dim: int, base: str, hidden: int, layers: int,
-                 activation: str, generator: torch.Generator):
+                 activation: str, generator: torch.Generator, pod_map: _PODMap | None = None,
+                 conv_channels: int = 32, conv_layers: int = 3):
         super().__init__()
         self.k, self.p, self.latent_dim, self.base = k, p, latent_dim, base
         self.noise_dim = (k if base == "gaussian" else 0) + latent_dim
-        self.net = FiLMMLP(self.noise_dim, p, k, hidden=hidden, layers=layers, activation=activation,
-                           conditioning="film", zero_last=base == "gaussian", generator=generator)
+        if pod_map is None:
+            self.net = FiLMMLP(self.noise_dim, p, k, hidden=hidden, layers=layers, activation=activation,
+                               conditioning="film", zero_last=base == "gaussian", generator=generator)
+        else:
+            self.net = ConvCorrection(self.noise_dim, p, pod_map=pod_map, channels=conv_channels, layers=conv_layers,
+                                      activation=activation, zero_last=base == "gaussian", generator=generator)
         self.register_buffer("cholesky", torch.zeros(k, k), persistent=False)
 
     def set_cholesky(self, chol: np.ndarray) -> None:
@@ -171,6 +289,46 @@ class Critic(nn.Module):
 
     def forward(self, r, c):
         return self.net(r, c).squeeze(-1)
+
+
+class ConvCritic(nn.Module):
+    """``D(r, c) -> (B,)`` on the residual as a history: ``r`` lifted by the fixed ``pod_map.decode`` to
+    ``(B, C, T)``, ``layers`` Conv1d k5 stride 2 -> [GroupNorm(1)] -> [FiLM(c)] -> LeakyReLU, flattened,
+    ``[features, c]`` (concatenation) -> Linear(hidden) -> activation -> Linear(1). No batch norm
+    (the gradient penalty is per sample); the penalty's gradient is taken with respect to ``r``.
+    """
+
+    def __init__(self, *, p: int, pod_map: _PODMap, channels: int, layers: int, hidden: int, activation: str,
+                 conditioning: str, layer_norm: bool, film_width: int = 64, generator: torch.Generator):
+        super().__init__()
+        self.pod_map = pod_map
+        self.concat = conditioning == "concat"
+        self.convs = nn.ModuleList([_conv1d(pod_map.channels if i == 0 else channels, channels, stride=2,
+                                            generator=generator) for i in range(layers)])
+        self.norms = nn.ModuleList([nn.GroupNorm(1, channels) for _ in range(layers)]) if layer_norm else None
+        self.film = (_FiLM(p, channels, layers, width=film_width, activation=activation, generator=generator)
+                     if conditioning == "film" and p > 0 else None)
+        length = pod_map.time
+        for _ in range(layers):
+            length = -(-length // 2)
+        self.act = nn.LeakyReLU(0.2)
+        self.head = nn.Sequential(_linear(channels * length + (p if self.concat else 0), hidden, generator=generator),
+                                  _activation(activation), _linear(hidden, 1, generator=generator))
+
+    def forward(self, r, c):
+        h = self.pod_map.decode(r)
+        gamma, beta = self.film(c) if self.film is not None else (None, None)
+        for i, conv in enumerate(self.convs):
+            h = conv(h)
+            if self.norms is not None:
+                h = self.norms[i](h)
+            if gamma is not None:
+                h = gamma[:, i, :, None] * h + beta[:, i, :, None]
+            h = self.act(h)
+        h = h.flatten(1)
+        if self.concat:
+            h = torch.cat([h, c], dim=1)
+        return self.head(h).squeeze(-1)
 
 
 def _resolve_device(device: str) -> str:
@@ -202,7 +360,14 @@ class WGANGP(KrigingGaussian):
         conditional mean at held-out points (energy distance up to 1.5x kriging-gaussian's);
         ``lr_generator=1e-5`` kept it within a few percent of kriging-gaussian
     betas : Adam's (β1, β2) ((0, 0.9))
-    hidden, layers : width and number of hidden layers of both MLPs (256, 3)
+    hidden, layers : width and number of hidden layers of both MLPs (256, 3); with
+        ``architecture="conv1d"``, ``hidden`` is the width of the conv critic's output MLP
+    architecture : ``"mlp"`` (default: MLPs on the POD coefficients) or ``"conv1d"`` (1-D
+        convolutions over time on the histories, mapped to and from the coefficients by the fixed
+        POD projection; see the module docstring)
+    conv_channels, conv_layers : hidden channels and convolution layers of both networks with
+        ``architecture="conv1d"`` (32, 3): the generator upsamples ×2 ``conv_layers − 1`` times from
+        ``T / 2^(conv_layers−1)`` samples, the critic downsamples ×2 ``conv_layers`` times
     latent_dim : extra noise η fed to the generator (16; with ``base="mean"`` η is all the noise, so
         make it at least the number of POD coefficients)
     activation : ``"leaky_relu"`` or ``"silu"``
@@ -240,7 +405,8 @@ class WGANGP(KrigingGaussian):
                  critic_layer_norm: bool = False, validation_samples: int = 64, checkpoint_every: int = 500,
                  log_every: int = 50, keep_checkpoints: int | None = 5, max_rollbacks: int = 3,
                  penalty_threshold: float = 1e4, residuals: str = "replicate", device: str = "auto",
-                 num_threads: int | None = 1, **base_options):
+                 num_threads: int | None = 1, architecture: str = "mlp", conv_channels: int = 32,
+                 conv_layers: int = 3, **base_options):
         from ..training.wgan import WGANTrainConfig
 
         super().__init__(**base_options)
@@ -256,6 +422,12 @@ class WGANGP(KrigingGaussian):
         need(pos_int(layers), "layers", layers, "must be an integer >= 1 (hidden layers; 3 is the default)")
         need(isinstance(latent_dim, (int, np.integer)) and not isinstance(latent_dim, bool) and latent_dim >= 0,
              "latent_dim", latent_dim, "must be an integer >= 0 (16 is the default)")
+        need(architecture in ARCHITECTURES, "architecture", architecture,
+             "must be 'mlp' (MLPs on the POD coefficients) or 'conv1d' (1-D convolutions over time on the histories)")
+        need(pos_int(conv_channels), "conv_channels", conv_channels,
+             "must be an integer >= 1 (hidden channels with architecture='conv1d'; 32 is the default)")
+        need(pos_int(conv_layers), "conv_layers", conv_layers,
+             "must be an integer >= 1 (convolution layers with architecture='conv1d'; 3 is the default)")
         need(activation in ACTIVATIONS, "activation", activation, f"must be one of {', '.join(ACTIVATIONS)}")
         need(base in ("gaussian", "mean"), "base", base, "must be 'gaussian' (kriging mean + Gaussian residual + "
              "correction) or 'mean' (kriging mean + adversarial residual)")
@@ -288,17 +460,36 @@ class WGANGP(KrigingGaussian):
             "validation_samples": validation_samples, "checkpoint_every": checkpoint_every, "log_every": log_every,
             "keep_checkpoints": keep_checkpoints, "max_rollbacks": max_rollbacks,
             "penalty_threshold": penalty_threshold, "residuals": residuals, "device": device,
-            "num_threads": num_threads})
+            "num_threads": num_threads, "architecture": architecture, "conv_channels": conv_channels,
+            "conv_layers": conv_layers})
         self.network: ResidualGenerator | None = None
         self.training_summary: dict = {}
 
     # --------------------------------------------------------------------------------------------
+    def _pod_map(self) -> _PODMap | None:
+        """The fixed history <-> coefficient maps from the preprocessor (``architecture="conv1d"``), else None."""
+        if self.config["architecture"] != "conv1d":
+            return None
+        return _PODMap(self.prep.pod.modes, self.prep.pod.std, self.prep.history_shape)
+
     def _build_network(self, k: int, p: int, *, generator: torch.Generator) -> ResidualGenerator:
         cfg = self.config
         net = ResidualGenerator(k=k, p=p, latent_dim=cfg["latent_dim"], base=cfg["base"], hidden=cfg["hidden"],
-                                layers=cfg["layers"], activation=cfg["activation"], generator=generator)
+                                layers=cfg["layers"], activation=cfg["activation"], generator=generator,
+                                pod_map=self._pod_map(), conv_channels=cfg["conv_channels"],
+                                conv_layers=cfg["conv_layers"])
         net.set_cholesky(self.residual_cholesky)
         return net
+
+    def _build_critic(self, k: int, p: int, *, generator: torch.Generator) -> nn.Module:
+        cfg = self.config
+        if cfg["architecture"] == "conv1d":
+            return ConvCritic(p=p, pod_map=self._pod_map(), channels=cfg["conv_channels"], layers=cfg["conv_layers"],
+                              hidden=cfg["hidden"], activation=cfg["activation"],
+                              conditioning=cfg["critic_conditioning"], layer_norm=cfg["critic_layer_norm"],
+                              generator=generator)
+        return Critic(k=k, p=p, hidden=cfg["hidden"], layers=cfg["layers"], activation=cfg["activation"],
+                      conditioning=cfg["critic_conditioning"], layer_norm=cfg["critic_layer_norm"], generator=generator)
 
     def _fit(self, z, c, points, *, validation=None, directory=None, resume: bool = False,
              show_progress: bool = False) -> None:
@@ -311,8 +502,7 @@ class WGANGP(KrigingGaussian):
         s_init, s_noise, s_data, s_val = np.random.SeedSequence(cfg["seed"], spawn_key=(23,)).spawn(4)
         g_init = torch.Generator().manual_seed(_seed63(s_init))
         self.network = self._build_network(k, p, generator=g_init)
-        critic = Critic(k=k, p=p, hidden=cfg["hidden"], layers=cfg["layers"], activation=cfg["activation"],
-                        conditioning=cfg["critic_conditioning"], layer_norm=cfg["critic_layer_norm"], generator=g_init)
+        critic = self._build_critic(k, p, generator=g_init)
         residual, c_train = self._training_residuals(z, c, points)
         validate = None
         if validation is not None and validation.sizes.get("sample", 0) > 0:
@@ -361,9 +551,13 @@ class WGANGP(KrigingGaussian):
             eps, z = None, mean.copy()
         tg = torch.Generator().manual_seed(int(rng.integers(2**63)))
         device = next(self.network.parameters()).device
+        chunk = SAMPLE_CHUNK
+        if isinstance(self.network.net, ConvCorrection):  # the hidden maps are (rows, channels, ~T) each
+            pm = self.network.net.pod_map
+            chunk = max(1, min(chunk, CONV_SAMPLE_ELEMENTS // (max(self.network.net.channels, pm.channels) * pm.time)))
         with torch.no_grad():
-            for lo in range(0, z.shape[0], SAMPLE_CHUNK):
-                hi = min(lo + SAMPLE_CHUNK, z.shape[0])
+            for lo in range(0, z.shape[0], chunk):
+                hi = min(lo + chunk, z.shape[0])
                 eta = torch.randn(hi - lo, self.network.latent_dim, generator=tg)
                 noise = torch.cat([torch.from_numpy(eps[lo:hi]).float(), eta], dim=1) if eps is not None else eta
                 cc = torch.from_numpy(c[lo:hi]).float()
@@ -376,7 +570,8 @@ class WGANGP(KrigingGaussian):
         net = self.network
         return {"k": net.k, "p": net.p, "latent_dim": net.latent_dim, "base": net.base,
                 "hidden": self.config["hidden"], "layers": self.config["layers"],
-                "activation": self.config["activation"], "noise_dim": net.noise_dim}
+                "activation": self.config["activation"], "noise_dim": net.noise_dim,
+                "architecture": self.config["architecture"]}
 
     def _state(self) -> dict[str, np.ndarray]:
         if self.network is None:
