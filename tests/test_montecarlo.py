@@ -17,14 +17,9 @@ from uqgan.montecarlo import MonteCarloError, qoi_statistics, run_montecarlo  # 
 
 pytestmark = pytest.mark.fenicsx
 
-TINY = {
-    "name": "tiny",
-    "geometry": {"length_m": 0.4, "height_m": 0.1, "element_size_m": 0.02, "degree": 2,
-                 "zone": {"x_min_m": 0.16, "x_max_m": 0.24, "y_min_m": 0.02, "y_max_m": 0.06}},
-    "time": {"dt_s": 1.5e-6, "n_steps": 40, "output_stride": 2},
-    "parameters": {"load_position": {"low": 0.1, "high": 0.3}},
-    "random_field": {"correlation_length_m": 0.1, "max_modes": 10},
-}
+from _cases import TINY as _TINY  # noqa: E402
+
+TINY = {**_TINY, "time": {**_TINY["time"], "output_stride": 2}}
 
 
 @pytest.fixture(scope="module")
