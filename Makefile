@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap.sh
 
 bootstrap: $(STAMP)
 
-## demo: run the main job on the built-in default case
+## demo: run the main job on the built-in default case (about 5 minutes on 2 cores)
 demo: $(STAMP)
 	$(PY) pipelines/demo.py
+	$(PY) pipelines/spine.py
 
 ## test: the default (fast) suite, < 15 min on 2 cores
 test: $(STAMP)
