@@ -126,14 +126,13 @@ def main(argv=None) -> int:
     console.print("wrote " + ", ".join(str(p) for p in written))
 
     # 2. a small campaign, resumable: rerunning the demo reuses what is there
-    from uqgan.analysis import replicate_variance_report, variance_summary_line
-    from uqgan.campaign import run_campaign
-    from uqgan.dataset import open_dataset
-    from uqgan.plots import plot_data
-
     import hashlib
 
+    from uqgan.analysis import replicate_variance_report, variance_summary_line
+    from uqgan.campaign import run_campaign
     from uqgan.config import case_to_toml
+    from uqgan.dataset import open_dataset
+    from uqgan.plots import plot_data
 
     # one directory per case version: a changed default case never meets an old campaign
     data_dir = args.out / f"data-{hashlib.sha256(case_to_toml(case).encode()).hexdigest()[:8]}"
