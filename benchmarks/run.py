@@ -15,6 +15,11 @@ training: WGAN-GP generator steps per second (5 critic steps each) and sampled h
 (network + POD decoding to full 201 x 72 x 2 histories) at batch 64 and 4096, on the CPU and on a
 GPU when one is present, on synthetic data of the default case's size (no FEM needed).
 
+montecarlo: `uqgan montecarlo`'s cost per sample (parameters, a kriging-gaussian draw decoded to a
+full history, the batched submodel and the statistics) against a full-model run, on the default
+case; the generator is fitted to synthetic histories on the default case's boundary nodes and time
+grid (its cost does not depend on where the data came from).
+
 submodel: in one process, the full model's time per sample (new material field) against the
 submodel's per sample, single and in batches of 64 and 1024 (default stride-3 histories, cubic
 interpolation in time), with the dofs of each and the process's peak memory.
@@ -156,6 +161,51 @@ def _training_child(quick: bool) -> dict:
             "cuda": torch.cuda.is_available(), "torch": torch.__version__}
 
 
+def _montecarlo_child(quick: bool) -> dict:
+    import logging
+    import tempfile
+
+    import numpy as np
+
+    logging.basicConfig(level=logging.WARNING)
+    from uqgan.config import default_case
+    from uqgan.fem import PlateModel
+    from uqgan.fem.submodel import SubModel
+    from uqgan.generators import make_generator
+    from uqgan.montecarlo import run_montecarlo
+    from uqgan.synthetic import synthetic_bc_dataset
+
+    case = default_case()
+    from uqgan.campaign import _kl_basis, youngs_modulus_field
+
+    model = PlateModel(case)
+    model.solve()  # warm-up
+    psi = _kl_basis(case).evaluate(model.cell_midpoints)
+    rng = np.random.default_rng(0)
+    # a full-model sample has its own material field: stiffness assembly and factorisation included
+    full = float(np.median([model.solve(youngs_modulus=youngs_modulus_field(
+        case, psi, rng.standard_normal(psi.shape[1]), model.zone.cells)).wall_time_s for _ in range(3)]))
+    sub = SubModel(case)
+    t = model.output_times
+    ds = synthetic_bc_dataset("gaussian", n_points=40, replicates=4, n_time=t.size,
+                              n_nodes=sub.boundary_coords.shape[0], seed=0)
+    ds = ds.assign_coords(time=("time", t, {"units": "s"}), node_x=("node", sub.boundary_coords[:, 0]),
+                          node_y=("node", sub.boundary_coords[:, 1]))
+    for name in ("load_duration", "load_position"):  # the case's ranges
+        r = getattr(case.parameters, name)
+        ds[name] = r.low + (ds[name] - ds[name].min()) / (ds[name].max() - ds[name].min()) * (r.high - r.low)
+        ds[name].attrs["role"] = "parameter"
+    ds["u_bc"] = ds["u_bc"] * 1e-8
+    n = 256 if quick else 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        make_generator("kriging-gaussian", seed=0).fit(ds).save(f"{tmp}/model")
+        res = run_montecarlo(case, f"{tmp}/model", f"{tmp}/mc", n_samples=n, batch=256, seed=0,
+                             show_progress=False)
+    per = res.elapsed_s / n
+    return {"full_s_per_sample": full, "mc_samples": n, "mc_s_per_sample": per, "cheaper": full / per,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def _campaign(n_samples: int, workers: int) -> dict:
     import tempfile
 
@@ -180,11 +230,16 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="default mesh only, 1 sample")
     ap.add_argument("--samples", type=int, default=3, help="timed samples per configuration (median reported)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "full_model.json")
-    ap.add_argument("--only", choices=["full_model", "campaign", "submodel", "training"], help="run one benchmark")
+    ap.add_argument("--only", choices=["full_model", "campaign", "submodel", "training", "montecarlo"],
+                    help="run one benchmark")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--child-submodel", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child-training", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--child-montecarlo", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child_montecarlo:
+        print(json.dumps(_montecarlo_child(args.quick)))
+        return 0
     if args.child_training:
         print(json.dumps(_training_child(args.quick)))
         return 0
@@ -265,6 +320,19 @@ def main(argv=None) -> int:
             print("no CUDA device on this machine: GPU rows omitted")
         print(f"peak RSS {r['peak_rss_mib']:.0f} MiB")
         _write(results_dir / "training.json", {"benchmark": "training", **meta, **r})
+
+    if args.only in (None, "montecarlo"):
+        out = subprocess.run([sys.executable, __file__, "--child-montecarlo"] + (["--quick"] if args.quick else []),
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            sys.stderr.write(out.stderr)
+            return out.returncode
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"Monte Carlo, default case, {r['mc_samples']} samples "
+              "(kriging-gaussian + batched submodel + statistics)")
+        print(f"full model {r['full_s_per_sample']:.3f} s/sample; Monte Carlo {1e3 * r['mc_s_per_sample']:.1f} "
+              f"ms/sample: {r['cheaper']:.0f}x cheaper; peak RSS {r['peak_rss_mib']:.0f} MiB")
+        _write(results_dir / "montecarlo.json", {"benchmark": "montecarlo", **meta, **r})
     return 0
 
 
