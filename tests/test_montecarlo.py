@@ -90,6 +90,10 @@ def test_cli_montecarlo(setup, tmp_path):
     stats = xr.open_dataset(out, engine="h5netcdf")
     assert stats["estimate"].attrs["confidence_level"] == 0.95 and "running_mean" in stats
     assert xr.open_dataset(tmp_path / "stats_samples.nc", engine="h5netcdf").sizes["sample"] == 12
+    # the case's thresholds give exceedance probabilities, printed with their intervals
+    assert "P(peak_von_mises > 2.5e+05 Pa)" in r.output
+    assert "p_exceed_1" in stats["statistic"].values
+    assert (tmp_path / "stats_convergence.png").read_bytes()[:4] == b"\x89PNG"
     # with a full-model reference: validation report, combined estimates and the ECDF figure
     r = CliRunner().invoke(app, ["montecarlo", str(case_file), "--model", str(d / "model"), "--samples", "12",
                                  "--batch", "6", "--out", str(out), "--reference", str(d / "data"), "--no-progress"])

@@ -800,6 +800,9 @@ def montecarlo(
         write_atomic(out, lambda tmp: stats.to_netcdf(tmp, engine="h5netcdf"))
         samples_path = out.with_name(out.stem + "_samples.nc")
         write_atomic(samples_path, lambda tmp: res.samples.to_netcdf(tmp, engine="h5netcdf"))
+        from .plots import plot_convergence
+
+        conv_png = plot_convergence(res.convergence, out.with_name(out.stem + "_convergence.png"))
         validation = combined = None
         if reference is not None:
             from .dataset import open_dataset
@@ -832,7 +835,18 @@ def montecarlo(
             cells.append(f"{v:.4g} [{lo:.3g}, {hi:.3g}]")
         table.add_row(spec.name, spec.units, *cells)
     _console().print(table)
-    typer.echo(f"wrote {out} and {samples_path} ({res.n_computed} samples computed now, {res.elapsed_s:.1f} s)")
+    import numpy as np
+
+    est = res.statistics["estimate"]
+    for spec in QOI_SPECS:
+        q = f"qoi_{spec.name}"
+        for j, thr in enumerate(res.statistics["threshold"].sel(qoi=q).values):
+            if np.isfinite(thr):
+                e = est.sel(qoi=q, statistic=f"p_exceed_{j}")
+                typer.echo(f"P({spec.name} > {thr:.4g} {spec.units}) = {float(e.sel(bound='value')):.4f} "
+                           f"[{float(e.sel(bound='lower')):.4f}, {float(e.sel(bound='upper')):.4f}]")
+    typer.echo(f"wrote {out}, {samples_path} and {conv_png} ({res.n_computed} samples computed now, "
+               f"{res.elapsed_s:.1f} s)")
     if validation is not None:
         vt = Table(title=f"against the full-model reference ({validation.attrs['n_reference']} runs): mean, "
                          "difference in combined standard errors, intervals overlap")

@@ -34,6 +34,7 @@ __all__ = [
     "ParameterRange",
     "ParametersConfig",
     "RandomFieldConfig",
+    "ThresholdsConfig",
     "TimeConfig",
     "ZoneConfig",
     "case_from_toml",
@@ -165,6 +166,22 @@ class RandomFieldConfig(_Frozen):
     max_modes: int = Field(100, ge=1, le=2000, description="upper bound on the number of KL modes")
 
 
+class ThresholdsConfig(_Frozen):
+    """Thresholds of the exceedance probabilities P(QoI > t) that Monte Carlo estimates."""
+
+    peak_von_mises_pa: list[PositiveFloat] = Field(
+        default_factory=lambda: [2.5e5, 4.0e5], description="thresholds of the zone's peak von Mises stress [Pa]")
+    peak_displacement_m: list[PositiveFloat] = Field(
+        default_factory=lambda: [5e-8, 1e-7], description="thresholds of the zone's peak displacement [m]")
+    peak_strain_energy_j_per_m: list[PositiveFloat] = Field(
+        default_factory=list, description="thresholds of the zone's peak strain energy [J/m]")
+
+    def by_qoi(self) -> dict[str, list[float]]:
+        """QoI name -> thresholds (for :func:`uqgan.montecarlo.qoi_statistics`)."""
+        return {"peak_von_mises": list(self.peak_von_mises_pa), "peak_displacement": list(self.peak_displacement_m),
+                "peak_strain_energy": list(self.peak_strain_energy_j_per_m)}
+
+
 class LoadConfig(_Frozen):
     """A pressure pulse on the top edge: half-sine in time, raised-cosine footprint in space."""
 
@@ -258,6 +275,7 @@ class CaseConfig(_Frozen):
     time: TimeConfig = Field(default_factory=TimeConfig)
     parameters: ParametersConfig = Field(default_factory=ParametersConfig)
     random_field: RandomFieldConfig = Field(default_factory=RandomFieldConfig)
+    thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> CaseConfig:
@@ -393,6 +411,8 @@ def _toml_value(v: Any) -> str:
         return repr(v)
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 

@@ -129,7 +129,8 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
     batch : samples per chunk (one generator draw and one batched submodel solve)
     seed : seeds every chunk's parameters and generator draws
     target_halfwidth : stop once every QoI mean's CI half-width relative to the mean is below it
-    thresholds : QoI name (without ``qoi_``) -> thresholds for exceedance probabilities
+    thresholds : QoI name (without ``qoi_``) -> thresholds for exceedance probabilities; default:
+        the case's ``[thresholds]``
     """
     import xarray as xr
 
@@ -197,6 +198,8 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
                             target_halfwidth, done.sizes["sample"])
                 break
     samples = xr.concat(parts, dim="sample")
+    if thresholds is None:
+        thresholds = case.thresholds.by_qoi()
     stats_ds = qoi_statistics(samples, thresholds=thresholds, level=level)
     conv = _convergence(samples, level)
     for d in (samples, stats_ds, conv):

@@ -446,3 +446,24 @@ def plot_qoi_ecdfs(samples, reference, path: str | Path, *, labels=("Monte Carlo
     axes[0].legend(fontsize=8, loc="lower right")
     fig.suptitle("QoI distributions: Monte Carlo vs full model", fontsize=11)
     return _save(fig, path)
+
+
+def plot_convergence(convergence, path: str | Path) -> Path:
+    """Running Monte Carlo estimate of each QoI's mean with its 95 % CI band against the number of
+    samples (log scale), from :class:`uqgan.montecarlo.MonteCarloResult.convergence`."""
+    qois = [str(q) for q in convergence["qoi"].values]
+    fig = _figure(figsize=(3.9 * len(qois) + 0.4, 3.3))
+    axes = fig.subplots(1, len(qois), squeeze=False)[0]
+    n = convergence["n"].values
+    for ax, q in zip(axes, qois, strict=True):
+        m = convergence["running_mean"].sel(qoi=q).values
+        h = convergence["halfwidth"].sel(qoi=q).values
+        ax.fill_between(n, m - h, m + h, color="C0", alpha=0.25, label="95 % CI")
+        ax.plot(n, m, color="C0", label="running mean")
+        ax.set_xscale("log")
+        ax.set_xlabel("samples")
+        ax.set_title(_short(q), fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Monte Carlo convergence of the means", fontsize=11)
+    return _save(fig, path)
