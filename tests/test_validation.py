@@ -55,3 +55,15 @@ def test_combined_estimates_correct_a_biased_cheap_chain():
              for m in ("full-model only", "mfmc", "ppi++")}
     # correlation 0.97 between the models: the combined intervals are several times narrower
     assert width["mfmc"] < 0.5 * width["full-model only"] and width["ppi++"] < 0.5 * width["full-model only"]
+
+
+def test_variance_reduction_is_reported():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=80)
+    y = {s.name: 10 + 2 * x + rng.normal(0, 0.3, 80) for s in QOI_SPECS}
+    cheap = {s.name: 5 + 2 * x + rng.normal(0, 0.3, 80) for s in QOI_SPECS}
+    xe = rng.normal(size=3000)
+    extra = {s.name: 5 + 2 * xe + rng.normal(0, 0.3, 3000) for s in QOI_SPECS}
+    red = combined_estimates(qoi_ds(y), qoi_ds(cheap), qoi_ds(extra))["mfmc_variance_reduction"].values
+    # rho ~ 0.99 and M/(N+M) ~ 0.97: Var reduces by 1/(1 - rho^2 M/(N+M)) ~ 20-30x
+    assert np.all(red > 10)

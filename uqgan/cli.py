@@ -851,7 +851,7 @@ def montecarlo(
         vt = Table(title=f"against the full-model reference ({validation.attrs['n_reference']} runs): mean, "
                          "difference in combined standard errors, intervals overlap")
         for col in ("QoI", "reference mean [95 % CI]", "Monte Carlo mean [95 % CI]", "diff / SE", "overlap",
-                    "KS p", "MFMC mean [CI]", "PPI++ mean [CI]"):
+                    "KS p", "MFMC mean [CI] (variance reduction)", "PPI++ mean [CI]"):
             vt.add_column(col)
         for spec in QOI_SPECS:
             q = f"qoi_{spec.name}"
@@ -865,7 +865,8 @@ def montecarlo(
                        fmt(validation["estimate"].sel(qoi=q, statistic="mean")),
                        f"{float(validation['difference_in_se'].sel(qoi=q, statistic='mean')):+.1f}",
                        "yes" if bool(validation["overlap"].sel(qoi=q, statistic="mean")) else "NO",
-                       f"{float(validation['ks_pvalue'].sel(qoi=q)):.2g}", fmt(c.sel(estimator="mfmc")),
+                       f"{float(validation['ks_pvalue'].sel(qoi=q)):.2g}",
+                       f"{fmt(c.sel(estimator='mfmc'))} ({float(combined['mfmc_variance_reduction'].sel(qoi=q)):.1f}x)",
                        fmt(c.sel(estimator="ppi++")))
         _console().print(vt)
         typer.echo(f"wrote {vpath} and {png}")

@@ -289,6 +289,7 @@ def combined_estimates(reference, paired, extra, *, level: float = 0.95):
     methods = ["full-model only", "mfmc", "ppi++", "cheap only (biased?)"]
     stats_ = ["mean", "q05", "q50", "q95"]
     arr = np.full((len(qois), len(stats_), len(methods), 3), np.nan)
+    reduction = np.full(len(qois), np.nan)
     for i, q in enumerate(qois):
         y, yl, ye = reference[q].values, paired[q].values, extra[q].values
         rows = {("mean", 0): mean_ci(y, level=level), ("mean", 1): mfmc_mean(y, yl, ye, level=level),
@@ -299,8 +300,11 @@ def combined_estimates(reference, paired, extra, *, level: float = 0.95):
             rows[(name, 3)] = quantile_ci(ye, qq, level=level)
         for (stat, m), e in rows.items():
             arr[i, stats_.index(stat), m] = (e.value, e.lower, e.upper)
+        reduction[i] = rows[("mean", 1)].extra.get("variance_reduction", np.nan)
     # the dimension is "estimator": "method" would clash with the keyword of xarray's .sel
-    ds = xr.Dataset({"estimate": (("qoi", "statistic", "estimator", "bound"), arr)},
+    ds = xr.Dataset({"estimate": (("qoi", "statistic", "estimator", "bound"), arr),
+                     "mfmc_variance_reduction": ("qoi", reduction, {"long_name": "variance of the full-model-only "
+                                                                    "mean / variance of the MFMC mean"})},
                     coords={"qoi": qois, "statistic": stats_, "estimator": methods,
                             "bound": ["value", "lower", "upper"]})
     ds.attrs.update({"confidence_level": level, "n_full": int(reference.sizes["sample"]),
