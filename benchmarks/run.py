@@ -82,14 +82,14 @@ def _submodel_child(quick: bool) -> dict:
     import numpy as np
 
     logging.basicConfig(level=logging.WARNING)
-    from uqgan.campaign import _kl_basis, youngs_modulus_field
+    from uqgan.campaign import material_field_basis, youngs_modulus_field
     from uqgan.config import default_case
     from uqgan.fem import PlateModel
     from uqgan.fem.submodel import SubModel
 
     case = default_case()
     model = PlateModel(case)
-    psi = _kl_basis(case).evaluate(model.cell_midpoints)
+    psi = material_field_basis(case, model)
     rng = np.random.default_rng(0)
     params = case.parameters.nominal()
     model.solve(params)  # warm-up
@@ -176,11 +176,11 @@ def _montecarlo_child(quick: bool) -> dict:
     from uqgan.synthetic import synthetic_bc_dataset
 
     case = default_case()
-    from uqgan.campaign import _kl_basis, youngs_modulus_field
+    from uqgan.campaign import material_field_basis, youngs_modulus_field
 
     model = PlateModel(case)
     model.solve()  # warm-up
-    psi = _kl_basis(case).evaluate(model.cell_midpoints)
+    psi = material_field_basis(case, model)
     rng = np.random.default_rng(0)
     # a full-model sample has its own material field: stiffness assembly and factorisation included
     full = float(np.median([model.solve(youngs_modulus=youngs_modulus_field(
@@ -259,12 +259,7 @@ def main(argv=None) -> int:
         samples = 1 if args.quick else args.samples
         rows = []
         for h in sizes:
-            out = subprocess.run([sys.executable, __file__, "--child", str(h), "--samples", str(samples)],
-                                 capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                sys.stderr.write(out.stderr)
-                return out.returncode
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            rows.append(_run_in_child("--child", str(h), "--samples", str(samples)))
         print("Full model, default case (plane-strain steel plate, P2, Newmark average acceleration, PETSc LU)")
         print(f"{'h [mm]':>7} {'dofs':>7} {'zone dofs':>9} {'steps':>6} {'build [s]':>9} {'sample, new E [s]':>17} "
               f"{'sample, same E [s]':>18} {'ms/step':>8} {'peak RSS [MiB]':>14}")
@@ -287,12 +282,7 @@ def main(argv=None) -> int:
                {"benchmark": "campaign", **meta, "rows": rows, "speedup_2_workers": speedup})
 
     if args.only in (None, "submodel"):
-        out = subprocess.run([sys.executable, __file__, "--child-submodel"] + (["--quick"] if args.quick else []),
-                             capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            sys.stderr.write(out.stderr)
-            return out.returncode
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = _run_in_child("--child-submodel", *(["--quick"] if args.quick else []))
         print("Submodel vs full model, default case (per sample; submodel fed stride-3 histories, cubic in time)")
         print(f"{'model':>22} {'dofs':>7} {'s/sample':>10} {'cheaper':>8}")
         print(f"{'full':>22} {r['full_dofs']:7d} {r['full_s_per_sample']:10.4f} {1:8.1f}x")
@@ -305,12 +295,7 @@ def main(argv=None) -> int:
         _write(results_dir / "submodel.json", {"benchmark": "submodel", **meta, **r})
 
     if args.only in (None, "training"):
-        out = subprocess.run([sys.executable, __file__, "--child-training"] + (["--quick"] if args.quick else []),
-                             capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            sys.stderr.write(out.stderr)
-            return out.returncode
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = _run_in_child("--child-training", *(["--quick"] if args.quick else []))
         print(f"WGAN-GP training and sampling (torch {r['torch']}; synthetic data of the default case's size, "
               f"{r['rows'][0]['history_dims']} values per history, {r['rows'][0]['pod_modes']} POD modes)")
         print(f"{'device':>7} {'batch':>6} {'gen. steps/s':>13} {'histories/s':>12}")
@@ -322,18 +307,23 @@ def main(argv=None) -> int:
         _write(results_dir / "training.json", {"benchmark": "training", **meta, **r})
 
     if args.only in (None, "montecarlo"):
-        out = subprocess.run([sys.executable, __file__, "--child-montecarlo"] + (["--quick"] if args.quick else []),
-                             capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            sys.stderr.write(out.stderr)
-            return out.returncode
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = _run_in_child("--child-montecarlo", *(["--quick"] if args.quick else []))
         print(f"Monte Carlo, default case, {r['mc_samples']} samples "
               "(kriging-gaussian + batched submodel + statistics)")
         print(f"full model {r['full_s_per_sample']:.3f} s/sample; Monte Carlo {1e3 * r['mc_s_per_sample']:.1f} "
               f"ms/sample: {r['cheaper']:.0f}x cheaper; peak RSS {r['peak_rss_mib']:.0f} MiB")
         _write(results_dir / "montecarlo.json", {"benchmark": "montecarlo", **meta, **r})
     return 0
+
+
+def _run_in_child(*flags: str) -> dict:
+    """Run this script with ``flags`` in a fresh process (so peak memory is its own) and return the
+    JSON its last output line holds; a failing child's stderr is shown and its exit code returned."""
+    out = subprocess.run([sys.executable, __file__, *flags], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(out.returncode)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _write(path: Path, record: dict) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uqgan.campaign import _kl_basis, youngs_modulus_field
+from uqgan.campaign import material_field_basis, youngs_modulus_field
 from uqgan.config import default_case
 from uqgan.fem import PlateModel
 from uqgan.fem.submodel import SubModel
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     base = default_case()
     case = base.model_copy(update={"time": base.time.model_copy(update={"output_stride": 1})})
     model, sub = PlateModel(case), SubModel(case)
-    psi = _kl_basis(case).evaluate(model.cell_midpoints)
+    psi = material_field_basis(case, model)
     rng = np.random.default_rng(args.seed)
     names = list(type(case.parameters).model_fields)
     sols = []

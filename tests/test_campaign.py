@@ -81,9 +81,9 @@ def test_sample_equals_a_direct_full_model_run(reference, case):
 
     d, ds = reference
     model = PlateModel(case)
-    from uqgan.campaign import _kl_basis
+    from uqgan.campaign import material_field_basis
 
-    psi = _kl_basis(case).evaluate(model.cell_midpoints)
+    psi = material_field_basis(case, model)
     s = 5
     E = youngs_modulus_field(case, psi, ds["xi"].values[s], model.zone.cells)
     # the zone keeps the nominal modulus; outside it the field has the case's CoV (roughly, 5 modes)

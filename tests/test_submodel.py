@@ -9,7 +9,7 @@ pytest.importorskip("dolfinx")
 
 import xarray as xr  # noqa: E402
 
-from uqgan.campaign import _kl_basis, youngs_modulus_field  # noqa: E402
+from uqgan.campaign import material_field_basis, youngs_modulus_field  # noqa: E402
 from uqgan.config import CaseConfig  # noqa: E402
 from uqgan.fem import PlateModel  # noqa: E402
 from uqgan.fem.submodel import SubModel, SubmodelError, solve_submodel  # noqa: E402
@@ -35,7 +35,7 @@ def small_case(**geometry_zone):
 def full_runs(case, n, seed=0):
     """n full-model runs with random parameters and material fields, keeping the zone history."""
     model = PlateModel(case)
-    psi = _kl_basis(case).evaluate(model.cell_midpoints)
+    psi = material_field_basis(case, model)
     rng = np.random.default_rng(seed)
     sols = []
     for _ in range(n):

@@ -30,7 +30,8 @@ from . import __version__
 from .config import CaseConfig, case_from_toml, case_to_toml
 from .dataset import list_shards, sample_dataset, write_atomic, write_shard
 
-__all__ = ["CampaignError", "CampaignReport", "campaign_plan", "run_campaign"]
+__all__ = ["CampaignError", "CampaignReport", "campaign_plan", "material_field_basis", "run_campaign",
+           "youngs_modulus_field"]
 
 logger = logging.getLogger(__name__)
 #: per-sample records go to the campaign's log file only (not to the console)
@@ -105,6 +106,14 @@ def _kl_basis(case: CaseConfig):
     return kl_basis(length_m=case.geometry.length_m, height_m=case.geometry.height_m, kernel=rf.kernel,
                     correlation_length_m=rf.correlation_length_m, matern_nu=rf.matern_nu,
                     energy_fraction=rf.energy_fraction, max_modes=rf.max_modes)
+
+
+def material_field_basis(case: CaseConfig, model) -> np.ndarray | None:
+    """The case's KL basis at a full model's cell midpoints, ``(n_cells, n_modes)`` (``√λ_k φ_k``),
+    or None when the case has no random field; with :func:`youngs_modulus_field` it gives a
+    sample's material from its ``xi``."""
+    basis = _kl_basis(case)
+    return None if basis is None else basis.evaluate(model.cell_midpoints)
 
 
 def campaign_plan(case: CaseConfig, *, n_samples: int, replicates: int = 1, design: str = "sobol", seed: int = 0):

@@ -195,7 +195,6 @@ class PlateModel:
         self.n_cells = backend.num_cells(self.mesh)
         self.assembler = backend.Assembler(self.space, density_kg_m3=mat.density_kg_m3, poisson_ratio=mat.poisson_ratio)
         self.M = self.assembler.mass()
-        self._K_nominal: sp.csr_matrix | None = None
         self._integrator_nominal: NewmarkIntegrator | None = None
 
         tol = 1e-6 * g.element_size_m
