@@ -189,8 +189,8 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
             write_atomic(path, lambda tmp, d=ds: d.to_netcdf(tmp, engine="h5netcdf"))
             parts.append(ds)
             computed += size
-        done = xr.concat(parts, dim="sample")
-        if target_halfwidth is not None and done.sizes["sample"] >= 2 * batch:
+        if target_halfwidth is not None and len(parts) >= 2:  # at least 2 batches before judging
+            done = xr.concat(parts, dim="sample")
             st = qoi_statistics(done, level=level)["estimate"].sel(statistic="mean")
             rel = (st.sel(bound="upper") - st.sel(bound="lower")) / 2 / np.abs(st.sel(bound="value"))
             if float(rel.max()) < target_halfwidth:
