@@ -18,6 +18,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _wgan_helpers import assert_same_weights as _assert_same_weights  # noqa: E402
+from _wgan_helpers import params as _params  # noqa: E402
+from _wgan_helpers import weights as _weights  # noqa: E402
+
 from uqgan.generators import Generator, make_generator  # noqa: E402
 from uqgan.generators.wgan import WGANGP, Critic  # noqa: E402
 from uqgan.synthetic import synthetic_bc_dataset, synthetic_histories  # noqa: E402
@@ -37,20 +41,6 @@ TINY = dict(hidden=16, layers=2, latent_dim=3, batch_size=16, n_critic=2, k_indi
 @pytest.fixture(scope="module")
 def ds():
     return synthetic_bc_dataset("arrival", n_points=12, replicates=4, n_time=16, n_nodes=3, seed=1)
-
-
-def _params(ds, rows):
-    return {k: ds[k].values[rows] for k in ("load_amplitude", "load_duration", "load_position")}
-
-
-def _weights(module) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
-
-
-def _assert_same_weights(a: dict, b: dict):
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 # ------------------------------------------------------------------------------------------------

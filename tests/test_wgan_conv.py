@@ -12,6 +12,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _wgan_helpers import assert_same_weights as _assert_same_weights  # noqa: E402
+from _wgan_helpers import params as _params  # noqa: E402
+from _wgan_helpers import weights as _weights  # noqa: E402
+
 from uqgan.generators import Generator, make_generator  # noqa: E402
 from uqgan.generators.wgan import WGANGP, ConvCorrection, ConvCritic, _PODMap  # noqa: E402
 from uqgan.synthetic import synthetic_bc_dataset  # noqa: E402
@@ -31,20 +35,6 @@ def ds():
 @pytest.fixture(scope="module")
 def untrained(ds):
     return make_generator("wgan-gp", steps=0, **TINY).fit(ds)
-
-
-def _params(ds, rows):
-    return {k: ds[k].values[rows] for k in ("load_amplitude", "load_duration", "load_position")}
-
-
-def _weights(module) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
-
-
-def _assert_same_weights(a: dict, b: dict):
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 # ------------------------------------------------------------------------------------------------
