@@ -186,11 +186,15 @@ def _leaf_paths(data: dict, prefix: str = "") -> list[str]:
 
 
 def _has_path(data, dotted: str) -> bool:
+    """Whether ``a.b[0]`` (the format of ConfigError's locations) names an existing key or list item."""
     node = data
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
+    for key in re.findall(r"[^.\[\]]+", dotted):
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
             return False
-        node = node[key]
     return True
 
 
@@ -239,6 +243,7 @@ def test_random_bad_leaf_raises_only_config_error_naming_a_field(leaf, value, ex
         assert lines, "an error has at least one line"
         for line in lines:
             loc = re.match(r"[^=:]+", line).group(0)
+            assert not re.search(r"\.\d", loc), f"list items are written a[0], not a.0: {line}"
             if loc == "<case>":  # a cross-table check: the message names the dotted fields
                 assert any(_has_path(data, p) for p in _DOTTED.findall(line)), line
             else:

@@ -353,10 +353,18 @@ def default_case() -> CaseConfig:
 # TOML in and out
 
 
+def _format_loc(loc: tuple) -> str:
+    """Pydantic's location as the TOML path a user edits: ``a.b[0]`` for the first item of list ``a.b``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<case>"
+
+
 def _format_errors(err: ValidationError) -> list[str]:
     lines = []
     for e in err.errors(include_url=False):
-        loc = ".".join(str(p) for p in e["loc"]) or "<case>"
+        loc = _format_loc(e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             lines.append(f"{loc}: unknown key (remove it or fix its spelling; `uqgan init` writes every allowed key)")
