@@ -591,6 +591,9 @@ def submodel(
 _GENERATORS = ("wgan-gp", "wgan-clip", "kriging-gaussian", "pca-gaussian")
 
 
+REGISTRATION_DEFAULT = "none"
+
+
 @app.command()
 def train(
     data: Annotated[Path, typer.Argument(metavar="DATA", help="Campaign directory or netCDF file in the BC schema.")],
@@ -601,6 +604,11 @@ def train(
     ] = None,
     device: Annotated[str, typer.Option(help="auto (cuda when present), cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the split, the initialisation and the training draws.")] = 0,
+    registration: Annotated[str, typer.Option(
+        help="arrival: line up the wavefronts' arrival times before the POD and model the shift too "
+             "(keeps the peaks of waves whose speed is random); none: model the histories as they are.")
+    ] = REGISTRATION_DEFAULT,
+    pod_energy: Annotated[float, typer.Option(help="Fraction of the histories' variance the POD keeps.")] = 0.999,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training from its last checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a model already in MODEL_DIR.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -616,6 +624,10 @@ def train(
             problems.append(f"--steps={steps}: must be >= 0")
         if seed < 0:
             problems.append(f"--seed={seed}: must be >= 0")
+        if registration not in ("none", "arrival"):
+            problems.append(f"--registration={registration!r}: must be arrival or none")
+        if not 0 < pod_energy <= 1:
+            problems.append(f"--pod-energy={pod_energy}: must lie in (0, 1], e.g. 0.999")
         if (out / "config.json").exists() and not (resume or force):
             problems.append(f"--out={out} already holds a model: pass --resume to continue it or --force to replace it")
         if problems:
@@ -632,7 +644,7 @@ def train(
             for name in ("config.json", "arrays.npz", "metrics.csv", "training.png"):
                 (out / name).unlink(missing_ok=True)
             shutil.rmtree(out / "checkpoints", ignore_errors=True)
-        config: dict = {"seed": seed}
+        config: dict = {"seed": seed, "registration": registration, "pod_energy": pod_energy}
         if adversarial:
             config["device"] = device
             if steps is not None:
@@ -648,9 +660,10 @@ def train(
         gen.fit(ds, **fit_kw)
         gen.save(out)
     pod = gen.prep.pod
+    reg = "" if gen.prep.shift is None else "arrival times registered (shift modelled with the modes); "
     typer.echo(f"{generator}: trained on {len(gen.split['train_points'])} points "
                f"({len(gen.split['validation_points'])} held for validation) in {time.perf_counter() - t0:.1f} s; "
-               f"POD {pod.n_modes} modes, {100 * pod.energy_kept:.3f} % of the variance, reconstruction error "
+               f"{reg}POD {pod.n_modes} modes, {100 * pod.energy_kept:.3f} % of the variance, reconstruction error "
                f"{pod.reconstruction_error:.2e}; saved to {out}")
 
 
@@ -713,6 +726,8 @@ def evaluate(
     data: Annotated[Path, typer.Option(metavar="DATA", help="Held-out campaign with many replicates per point.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the comparison as JSON.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the truth splits and the draws.")] = 0,
+    zone_qois: Annotated[bool, typer.Option(help="Also run the submodel on generated histories and compare the "
+                                            "zone QoIs with the full model's in DATA (needs dolfinx).")] = False,
 ) -> None:
     """Compare generators against held-out replicates; say which one to trust on this data."""
     with _user_errors():
@@ -728,11 +743,20 @@ def evaluate(
                 raise _fail(str(err), EXIT_ENVIRONMENT) from None
             key = g.name if g.name not in gens else f"{g.name} ({d})"
             gens[key] = g
-        report = evaluate_generators(gens, open_dataset(data), seed=seed)
+        truth = open_dataset(data)
+        zone = None
+        if zone_qois:
+            zone = _zone_qoi_check(gens, truth, data, seed=seed)
+        report = evaluate_generators(gens, truth, seed=seed)
         if out is not None:
             import json
 
-            write_atomic(out, lambda tmp: tmp.write_text(json.dumps(report.to_dict(), indent=2)))
+            result = report.to_dict()
+            if zone is not None:
+                result["zone_qois"] = {g: {q: {v: zone[v].sel(generator=g, qoi=q).values.tolist()
+                                               for v in zone.data_vars}
+                                           for q in zone["qoi"].values} for g in zone["generator"].values}
+            write_atomic(out, lambda tmp: tmp.write_text(json.dumps(result, indent=2)))
     from rich.table import Table
 
     table = Table(title="generators at held-out points; floor = truth vs truth at the same sample size")
@@ -748,8 +772,41 @@ def evaluate(
                       f"{s['peak_spread_ratio']:.2f}", f"{s['peak_ks']:.2f} ({s['peak_ks_floor']:.2f})")
     _console().print(table)
     typer.echo(report.verdict)
+    if zone is not None:
+        ztable = Table(title="zone QoIs through the submodel vs the full model at the held-out points "
+                             "(relative bias of the mean ± standard error, pooled over points; mean |bias| per "
+                             "point; spread ratio; KS (truth floor))")
+        for title in ("generator", "QoI", "bias of mean", "mean |bias| per point", "q95 bias", "spread",
+                      "KS (floor)"):
+            ztable.add_column(title)
+        for g in zone["generator"].values:
+            for q in zone["qoi"].values:
+                z = zone.sel(generator=g, qoi=q)
+                ztable.add_row(str(g), str(q).removeprefix("qoi_"),
+                               f"{float(z.pooled_mean_bias):+.1%} ± {float(z.pooled_mean_bias_se):.1%}",
+                               f"{float(abs(z.mean_bias).mean()):.1%}", f"{float(z.q95_bias.mean()):+.1%}",
+                               f"{float(z.spread_ratio.mean()):.2f}",
+                               f"{float(z.ks.mean()):.2f} ({float(z.ks_floor.mean()):.2f})")
+        _console().print(ztable)
     if out is not None:
         typer.echo(f"wrote {out}")
+
+
+def _zone_qoi_check(gens: dict, truth, data: Path, *, seed: int):
+    """The submodel check of ``uqgan evaluate --zone-qois``, with the case the held-out data was made with."""
+    from ._lazy import require
+
+    try:
+        require("dolfinx", purpose="--zone-qois (the submodel)")
+    except ImportError as err:
+        raise _fail(str(err), EXIT_ENVIRONMENT) from None
+    from .config import case_from_toml
+    from .evaluation import zone_qoi_check
+
+    if "case_toml" not in truth.attrs:
+        raise ConfigError([f"--data={data}: holds no case (attribute case_toml), so the submodel cannot be built; "
+                           "use a campaign written by `uqgan generate-data`"])
+    return zone_qoi_check(gens, truth, case_from_toml(truth.attrs["case_toml"]), seed=seed)
 
 
 # ------------------------------------------------------------------------------------------------

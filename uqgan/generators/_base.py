@@ -3,12 +3,15 @@
 From a BC dataset to what a generator models, and back:
 
 1. divide each history by its ``load_amplitude`` (the response is exactly linear in it);
-2. flatten ``(time, node, component)`` and fit a POD (:mod:`uqgan.reduce`): whitened coefficients
+2. optionally (``registration="arrival"``) shift each history in time so that its wavefront arrives
+   at the training data's earliest arrival (:mod:`uqgan.registration`); the shift becomes the first
+   coordinate of ``z``, whitened;
+3. flatten ``(time, node, component)`` and fit a POD (:mod:`uqgan.reduce`): whitened coefficients
    ``z`` of unit variance;
-3. map the other parameters (``load_duration``, ``load_position``) to ``c`` in [-1, 1] with the
+4. map the other parameters (``load_duration``, ``load_position``) to ``c`` in [-1, 1] with the
    case's ranges;
-4. a generator models ``z | c`` (subclasses: ``_fit`` and ``_sample``);
-5. sampling decodes ``z``, reshapes and multiplies the amplitude back: histories in metres with the
+5. a generator models ``z | c`` (subclasses: ``_fit`` and ``_sample``);
+6. sampling decodes ``z``, reshapes and multiplies the amplitude back: histories in metres with the
    dataset's dims.
 
 A generator is fitted on the training points of a split by design point (replicates stay
@@ -53,9 +56,63 @@ def split_points(points: np.ndarray, *, validation_fraction: float, seed: int) -
     return np.setdiff1d(unique, val), val
 
 
+REGISTRATIONS = ("none", "arrival")
+
+
+@dataclass(frozen=True)
+class ArrivalShift:
+    """The arrival-time registration fitted on training data (see :mod:`uqgan.registration`)."""
+
+    fraction: float  # arrival = first time the boundary displacement norm reaches fraction * max
+    t0: float  # earliest training arrival [s]: every history is shifted to arrive there
+    pad: int  # steps the registered grid starts before t = 0 (>= the largest training shift)
+    dt: float  # the data's uniform time step [s]
+    mean: float  # mean and standard deviation of the training shifts [s], to whiten them
+    std: float
+
+    @classmethod
+    def fit(cls, u: np.ndarray, time: np.ndarray, *, fraction: float) -> ArrivalShift:
+        from ..registration import arrival_times
+
+        dt = _uniform_step(time)
+        ta = arrival_times(u, time, fraction=fraction)
+        delta = ta - ta.min()
+        return cls(fraction=fraction, t0=float(ta.min()), pad=int(np.ceil(delta.max() / dt)) + 1, dt=dt,
+                   mean=float(delta.mean()), std=float(max(delta.std(ddof=1), dt)))
+
+    def register(self, u: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, T, ...)`` histories -> (shifts ``(n,)`` [s], registered ``(n, T + pad, ...)``)."""
+        from ..registration import arrival_times, shift_histories
+
+        delta = arrival_times(u, time, fraction=self.fraction) - self.t0
+        return delta, shift_histories(u, delta / self.dt, pad_before=self.pad)
+
+    def unregister(self, delta: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Registered ``(n, T + pad, ...)`` histories and their shifts [s] -> ``(n, T, ...)``."""
+        from ..registration import shift_histories
+
+        return shift_histories(v, self.pad - np.asarray(delta) / self.dt, n_out=v.shape[1] - self.pad)
+
+    def to_array(self) -> np.ndarray:
+        return np.array([self.fraction, self.t0, self.pad, self.dt, self.mean, self.std])
+
+    @classmethod
+    def from_array(cls, a: np.ndarray) -> ArrivalShift:
+        return cls(fraction=float(a[0]), t0=float(a[1]), pad=int(a[2]), dt=float(a[3]), mean=float(a[4]),
+                   std=float(a[5]))
+
+
+def _uniform_step(time: np.ndarray) -> float:
+    steps = np.diff(np.asarray(time, dtype=float))
+    if steps.size == 0 or not np.allclose(steps, steps[0], rtol=1e-6, atol=0):
+        raise ValueError("registration='arrival' needs histories on a uniform time grid (the dataset's `time`)")
+    return float(steps[0])
+
+
 @dataclass
 class Preprocessor:
-    """Amplitude scaling, POD and parameter normalisation, fitted on training data."""
+    """Amplitude scaling, optional arrival registration, POD and parameter normalisation, fitted on
+    training data."""
 
     parameter_names: tuple[str, ...]  # conditioning parameters, without the scale
     scale_name: str | None
@@ -65,27 +122,47 @@ class Preprocessor:
     node_x: np.ndarray
     node_y: np.ndarray
     pod: POD
+    shift: ArrivalShift | None = None
 
     @classmethod
-    def fit(cls, ds, *, pod_energy: float = 0.999, max_modes: int | None = None) -> Preprocessor:
+    def fit(cls, ds, *, pod_energy: float = 0.999, max_modes: int | None = None, registration: str = "none",
+            arrival_fraction: float = 0.05) -> Preprocessor:
+        if registration not in REGISTRATIONS:
+            raise ValueError(f"registration={registration!r}: must be one of {', '.join(REGISTRATIONS)}")
         params = [v for v in ds.data_vars if ds[v].attrs.get("role") == "parameter"]
         scale = SCALE_PARAMETER if SCALE_PARAMETER in params else None
         names = tuple(p for p in params if p != scale)
         low, high = _ranges(ds, names)
-        x = _flat(ds, scale)
-        pod = fit_pod(x, energy=pod_energy, max_modes=max_modes)
+        u = _histories(ds, scale)
+        shift = None
+        if registration == "arrival":
+            shift = ArrivalShift.fit(u, ds["time"].values, fraction=arrival_fraction)
+            delta, u = shift.register(u, ds["time"].values)
+            logger.info("arrival registration: shifts of 0-%.1f us (mean %.1f us), %d steps of padding",
+                        1e6 * delta.max(), 1e6 * shift.mean, shift.pad)
+        pod = fit_pod(u.reshape(u.shape[0], -1), energy=pod_energy, max_modes=max_modes)
         logger.info("POD: %d modes keep %.5f of the variance; reconstruction error %.2e", pod.n_modes,
                     pod.energy_kept, pod.reconstruction_error)
         return cls(parameter_names=names, scale_name=scale, low=low, high=high, time=ds["time"].values.copy(),
-                   node_x=ds["node_x"].values.copy(), node_y=ds["node_y"].values.copy(), pod=pod)
+                   node_x=ds["node_x"].values.copy(), node_y=ds["node_y"].values.copy(), pod=pod, shift=shift)
 
     @property
     def history_shape(self) -> tuple[int, int, int]:
         return self.time.size, self.node_x.size, 2
 
+    @property
+    def n_coefficients(self) -> int:
+        """Length of ``z``: the POD modes, plus the whitened arrival shift when registered."""
+        return self.pod.n_modes + (self.shift is not None)
+
     def coefficients(self, ds) -> np.ndarray:
-        """``(n, k)`` whitened POD coefficients of a dataset's histories."""
-        return self.pod.encode(_flat(ds, self.scale_name))
+        """``(n, k)`` whitened coefficients of a dataset's histories (the shift first when registered)."""
+        u = _histories(ds, self.scale_name)
+        if self.shift is None:
+            return self.pod.encode(u.reshape(u.shape[0], -1))
+        delta, v = self.shift.register(u, self.time)
+        z_shift = (delta - self.shift.mean) / self.shift.std
+        return np.column_stack([z_shift, self.pod.encode(v.reshape(v.shape[0], -1))])
 
     def condition(self, params: dict[str, Any]) -> np.ndarray:
         """``(m, p)`` conditioning in [-1, 1] from parameter values (arrays of one length)."""
@@ -109,28 +186,40 @@ class Preprocessor:
 
     def decode(self, z: np.ndarray, amplitude: np.ndarray) -> np.ndarray:
         """``(n, k)`` coefficients and ``(n,)`` amplitudes -> ``(n, time, node, 2)`` histories [m]."""
-        x = self.pod.decode(z) * amplitude[:, None]
-        return x.reshape(z.shape[0], *self.history_shape)
+        z = np.asarray(z, dtype=float)
+        if self.shift is None:
+            x = self.pod.decode(z).reshape(z.shape[0], *self.history_shape)
+        else:
+            delta = z[:, 0] * self.shift.std + self.shift.mean
+            v = self.pod.decode(z[:, 1:]).reshape(z.shape[0], -1, *self.history_shape[1:])
+            x = self.shift.unregister(delta, v)
+        return x * amplitude[:, None, None, None]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {**self.pod.to_arrays(), "low": self.low, "high": self.high, "time": self.time, "node_x": self.node_x,
-                "node_y": self.node_y}
+        out = {**self.pod.to_arrays(), "low": self.low, "high": self.high, "time": self.time, "node_x": self.node_x,
+               "node_y": self.node_y}
+        if self.shift is not None:
+            out["arrival_shift"] = self.shift.to_array()
+        return out
 
     def meta(self) -> dict:
-        return {"parameter_names": list(self.parameter_names), "scale_name": self.scale_name}
+        return {"parameter_names": list(self.parameter_names), "scale_name": self.scale_name,
+                "registration": "none" if self.shift is None else "arrival"}
 
     @classmethod
     def from_saved(cls, meta: dict, a: dict[str, np.ndarray]) -> Preprocessor:
+        shift = ArrivalShift.from_array(a["arrival_shift"]) if "arrival_shift" in a else None
         return cls(parameter_names=tuple(meta["parameter_names"]), scale_name=meta["scale_name"], low=a["low"],
-                   high=a["high"], time=a["time"], node_x=a["node_x"], node_y=a["node_y"], pod=POD.from_arrays(a))
+                   high=a["high"], time=a["time"], node_x=a["node_x"], node_y=a["node_y"], pod=POD.from_arrays(a),
+                   shift=shift)
 
 
-def _flat(ds, scale: str | None) -> np.ndarray:
-    u = ds["u_bc"].transpose("sample", "time", "node", "component").values
-    x = u.reshape(u.shape[0], -1)
+def _histories(ds, scale: str | None) -> np.ndarray:
+    """``(n, time, node, component)`` histories divided by the scale parameter."""
+    u = ds["u_bc"].transpose("sample", "time", "node", "component").values.astype(float)
     if scale is not None:
-        x = x / ds[scale].values[:, None]
-    return x
+        u = u / ds[scale].values[:, None, None, None]
+    return u
 
 
 def _ranges(ds, names) -> tuple[np.ndarray, np.ndarray]:
@@ -174,11 +263,16 @@ class Generator(ABC):
             Generator.registry[cls.name] = cls
 
     def __init__(self, *, pod_energy: float = 0.999, max_modes: int | None = None, validation_fraction: float = 0.1,
-                 seed: int = 0):
+                 seed: int = 0, registration: str = "none", arrival_fraction: float = 0.05):
         if not 0 < pod_energy <= 1:
             raise ValueError(f"pod_energy={pod_energy}: must lie in (0, 1]")
+        if registration not in REGISTRATIONS:
+            raise ValueError(f"registration={registration!r}: must be one of {', '.join(REGISTRATIONS)}")
+        if not 0 < arrival_fraction < 1:
+            raise ValueError(f"arrival_fraction={arrival_fraction}: must lie in (0, 1)")
         self.config: dict[str, Any] = {"pod_energy": pod_energy, "max_modes": max_modes,
-                                       "validation_fraction": validation_fraction, "seed": seed}
+                                       "validation_fraction": validation_fraction, "seed": seed,
+                                       "registration": registration, "arrival_fraction": arrival_fraction}
         self.prep: Preprocessor | None = None
         self.split: dict[str, list[int]] = {}
 
@@ -193,8 +287,9 @@ class Generator(ABC):
                                   seed=self.config["seed"])
         self.split = {"train_points": train.tolist(), "validation_points": val.tolist()}
         train_ds = ds.isel(sample=np.isin(points, train))
-        self.prep = Preprocessor.fit(train_ds, pod_energy=self.config["pod_energy"],
-                                     max_modes=self.config["max_modes"])
+        self.prep = Preprocessor.fit(train_ds, pod_energy=self.config["pod_energy"], max_modes=self.config["max_modes"],
+                                     registration=self.config.get("registration", "none"),
+                                     arrival_fraction=self.config.get("arrival_fraction", 0.05))
         z = self.prep.coefficients(train_ds)
         c = self.prep.condition({n: train_ds[n].values for n in self.prep.parameter_names})
         val_ds = ds.isel(sample=np.isin(points, val)) if val.size else None

@@ -470,6 +470,9 @@ class WGANGP(KrigingGaussian):
         """The fixed history <-> coefficient maps from the preprocessor (``architecture="conv1d"``), else None."""
         if self.config["architecture"] != "conv1d":
             return None
+        if self.prep.shift is not None:
+            raise ValueError("architecture='conv1d' works on the histories themselves and cannot take "
+                             "registration='arrival': use architecture='mlp' or registration='none'")
         return _PODMap(self.prep.pod.modes, self.prep.pod.std, self.prep.history_shape)
 
     def _build_network(self, k: int, p: int, *, generator: torch.Generator) -> ResidualGenerator:
