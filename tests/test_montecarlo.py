@@ -159,3 +159,13 @@ def test_cli_evaluate_zone_qois(setup, tmp_path):
     zone = json.loads((tmp_path / "e.json").read_text())["zone_qois"]["pca-gaussian"]
     assert set(zone) == {"qoi_peak_displacement", "qoi_peak_von_mises", "qoi_peak_strain_energy"}
     assert np.isfinite(zone["qoi_peak_von_mises"]["pooled_mean_bias"])
+
+
+def test_resume_refuses_chunks_of_a_retrained_model(setup, tmp_path):
+    case, d = setup
+    model = tmp_path / "model"
+    make_generator("pca-gaussian", seed=0).fit(open_dataset(d / "data")).save(model)
+    run_montecarlo(case, model, tmp_path / "mc", n_samples=8, batch=4, seed=0, show_progress=False)
+    make_generator("pca-gaussian", seed=1).fit(open_dataset(d / "data")).save(model)  # another split
+    with pytest.raises(MonteCarloError, match="retrained"):
+        run_montecarlo(case, model, tmp_path / "mc", n_samples=8, batch=4, seed=0, show_progress=False)

@@ -591,7 +591,7 @@ def submodel(
 _GENERATORS = ("wgan-gp", "wgan-clip", "kriging-gaussian", "pca-gaussian")
 
 
-REGISTRATION_DEFAULT = "none"
+REGISTRATION_DEFAULT = "none"  # the plain pipeline; "arrival" pays where wavefronts arrive at random times
 
 
 @app.command()

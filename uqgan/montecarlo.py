@@ -40,6 +40,20 @@ def _chunk_rng(seed: int, chunk: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3, chunk)))
 
 
+def model_fingerprint(model_dir: str | Path) -> str:
+    """SHA-256 of a saved generator's files (``config.json``, ``arrays.npz``, ``model.pt``): a resumed
+    Monte Carlo refuses chunks drawn from a model that was retrained in the same directory."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in ("config.json", "arrays.npz", "model.pt"):
+        f = Path(model_dir) / name
+        if f.is_file():
+            h.update(name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def qoi_statistics(samples, *, thresholds: dict[str, list[float]] | None = None, level: float = 0.95):
     """Statistics of each QoI with confidence intervals, as an xarray Dataset.
 
@@ -149,7 +163,7 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     manifest = {"case_toml": case_to_toml(case), "model_dir": str(Path(model_dir).resolve()), "seed": seed,
-                "batch": batch, "uqgan_version": __version__}
+                "batch": batch, "uqgan_version": __version__, "model_sha256": model_fingerprint(model_dir)}
     mpath = directory / "manifest.json"
     if mpath.exists():
         old = json.loads(mpath.read_text())
@@ -157,6 +171,10 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
                 or old["model_dir"] != manifest["model_dir"]:
             raise MonteCarloError(f"{directory} holds a Monte Carlo run with another case, model, seed or batch; "
                                   "nothing was changed: use a new --out directory")
+        if old.get("model_sha256", manifest["model_sha256"]) != manifest["model_sha256"]:
+            raise MonteCarloError(f"{directory} holds a Monte Carlo run with an earlier model trained in "
+                                  f"{model_dir} (it has been retrained since); nothing was changed: use a new "
+                                  "--out directory")
     else:
         write_atomic(mpath, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2)))
     gen = load_generator(model_dir)

@@ -84,15 +84,21 @@ def shift_histories(x: np.ndarray, shift_steps: np.ndarray, *, pad_before: int =
     n_out = T + pad_before if n_out is None else n_out
     base = np.floor(shift)
     w = _lagrange4(shift - base)  # (n, 4)
-    # the input extended by 2 zeros before and 2 held values after, so every stencil is defined
-    ext = np.concatenate([np.zeros((n, 2, *x.shape[2:])), x, np.repeat(x[:, -1:], 2, axis=1)], axis=1)
-    out = np.zeros((n, n_out, *x.shape[2:]))
+    flat = x.reshape(n, T, -1)
+    out = np.empty((n, n_out, flat.shape[2]))
     j = np.arange(n_out)
-    for i in range(n):
-        pos = j - pad_before + int(base[i])  # input index of stencil node 0
-        for m, wm in zip(range(-1, 3), w[i], strict=True):
+    chunk = max(1, int(2**25 // max(1, n_out * flat.shape[2])))  # ~256 MB of gathered values at a time
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        # the input extended by 2 zeros before (at rest) and 2 held values after, so every stencil is defined
+        ext = np.concatenate([np.zeros((b - a, 2, flat.shape[2])), flat[a:b], np.repeat(flat[a:b, -1:], 2, axis=1)],
+                             axis=1)
+        pos = j[None, :] - pad_before + base[a:b, None].astype(int)  # input index of stencil node 0
+        acc = np.zeros((b - a, n_out, flat.shape[2]))
+        for m in range(-1, 3):
             idx = pos + m
-            val = np.where((idx < 0).reshape(-1, *([1] * (x.ndim - 2))), 0.0,
-                           ext[i, np.clip(idx, -2, T + 1) + 2])
-            out[i] += wm * val
-    return out
+            vals = np.take_along_axis(ext, (np.clip(idx, -2, T + 1) + 2)[:, :, None], axis=1)
+            vals[idx < 0] = 0.0  # before t = 0 the structure is at rest
+            acc += w[a:b, m + 1, None, None] * vals
+        out[a:b] = acc
+    return out.reshape(n, n_out, *x.shape[2:])
