@@ -29,6 +29,7 @@ from uqgan.training.wgan import (  # noqa: E402
     METRICS_COLUMNS,
     TrainingDiverged,
     _energy_distance,
+    conditional_mean_penalty,
     gradient_penalty,
     latest_checkpoint,
 )
@@ -121,6 +122,37 @@ def test_gradient_penalty_of_a_linear_critic_is_known():
         pen.backward()  # differentiable in the critic's parameters: d/dw (‖w‖ − 1)² = 2 (‖w‖ − 1) w / ‖w‖
         n = torch.linalg.vector_norm(w)
         torch.testing.assert_close(critic.w.grad, 2 * (n - 1) * w / n, rtol=1e-5, atol=1e-6)
+
+
+def test_conditional_mean_penalty_is_unbiased_for_the_squared_conditional_mean():
+    """G(n, c) = c·a + s·n with n ~ N(0, I): E[G | c] = c·a, so the two-draw estimate has expectation
+    E_c ‖c a‖² = ‖a‖² E[c²] = ‖a‖² / 3 for c ~ U(−1, 1), whatever the spread s (s = 2 here, so a
+    penalty on one draw's square would be off by d·s² = 12). Tolerance: 4 standard errors of the mean
+    of the 20 000 per-row terms. Without noise the estimate is the mean of ‖G‖² exactly."""
+
+    class Affine(torch.nn.Module):
+        def __init__(self, a, s):
+            super().__init__()
+            self.a, self.s = torch.nn.Parameter(a), s
+
+        def forward(self, noise, c):
+            return c * self.a + self.s * noise
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.tensor([0.5, -1.0, 0.2], dtype=torch.float64)
+    b = 20_000
+    c = torch.rand(b, 1, generator=g, dtype=torch.float64) * 2 - 1
+    n1, n2 = (torch.randn(b, 3, generator=g, dtype=torch.float64) for _ in range(2))
+    part = Affine(a, 2.0)
+    est = conditional_mean_penalty(part, c, noise=n1, noise2=n2)
+    terms = (part(n1, c) * part(n2, c)).sum(1).detach()
+    se = float(terms.std() / np.sqrt(b))
+    assert abs(float(est.detach()) - float(a @ a) / 3) < 4 * se
+    est.backward()  # differentiable in the module's parameters
+    assert part.a.grad is not None and torch.isfinite(part.a.grad).all()
+    quiet = Affine(a, 0.0)
+    torch.testing.assert_close(conditional_mean_penalty(quiet, c, noise=n1, noise2=n2),
+                               (quiet(n1, c) ** 2).sum(1).mean())
 
 
 def test_energy_distance_known_answers():
@@ -278,6 +310,7 @@ def test_divergence_guard_gives_up_with_the_step_and_cause(ds, monkeypatch, capl
     ("wgan-gp", {"log_every": 0}, "log_every"),
     ("wgan-gp", {"max_rollbacks": -1}, "max_rollbacks"),
     ("wgan-gp", {"num_threads": 0}, "num_threads"),
+    ("wgan-gp", {"mean_penalty": -1.0}, "mean_penalty"),
     ("wgan-clip", {"clip": 0.0}, "clip"),
     ("wgan-clip", {"gp_lambda": 10.0}, "gp_lambda"),
 ])
@@ -311,8 +344,9 @@ def test_cuda_training_and_sampling_match_the_cpu_law(ds, tmp_path):
 
 # ------------------------------------------------------------------------------------------------
 # Known answers against fresh truth at held-out points (slow: a default-size network, ~1000 steps)
-def _held_out_truth(kind: str, *, m: int, n: int, seed: int):
-    """``m`` new parameter points (amplitude 1) and ``n`` fresh truth histories at each, flattened."""
+def _held_out_truth(kind: str, *, m: int, n: int, seed: int, **options):
+    """``m`` new parameter points (amplitude 1) and ``n`` fresh truth histories at each, flattened;
+    ``options`` go to :func:`synthetic_histories`."""
     from uqgan.synthetic import RANGES
 
     rng = np.random.default_rng(seed)
@@ -320,8 +354,8 @@ def _held_out_truth(kind: str, *, m: int, n: int, seed: int):
     pts["load_amplitude"] = np.ones(m)
 
     def draw(r):
-        return [synthetic_histories(kind, {k: np.full(n, v[j]) for k, v in pts.items()}, rng=r).reshape(n, -1)
-                for j in range(m)]
+        return [synthetic_histories(kind, {k: np.full(n, v[j]) for k, v in pts.items()}, rng=r, **options)
+                .reshape(n, -1) for j in range(m)]
 
     return pts, draw, rng
 
@@ -333,10 +367,7 @@ def _generated(gen, pts, n: int, seed: int) -> list[np.ndarray]:
             for j in range(m)]
 
 
-def _mean_ed(samples: list[np.ndarray], truth: list[np.ndarray], *, centred: bool = False) -> float:
-    if centred:  # the law of the residual only: each set minus its own mean
-        samples = [s - s.mean(0) for s in samples]
-        truth = [t - t.mean(0) for t in truth]
+def _mean_ed(samples: list[np.ndarray], truth: list[np.ndarray]) -> float:
     return float(np.mean([_energy_distance(s, t) for s, t in zip(samples, truth, strict=True)]))
 
 
@@ -386,25 +417,45 @@ def test_wgan_gp_beats_pca_gaussian_on_random_arrival_times():
 
 
 @pytest.mark.slow
-def test_wgan_gp_keeps_a_gaussian_residual_at_the_truth_floor():
-    """``gaussian``: u = A [m(c) + Σ_j σ_j ξ_j φ_j], a Gaussian residual that kriging-gaussian models
-    exactly, so the adversarial correction must not damage it.
+def test_wgan_gp_keeps_a_gaussian_residual_at_the_truth_floor(tmp_path):
+    """``gaussian``: u = A [m(c) + Σ_j σ_j ξ_j φ_j], a Gaussian residual around a nonlinear mean, which
+    kriging-gaussian models exactly: the adversarial correction must not damage it, in particular not
+    shift the conditional mean.
 
-    Metric: energy distance at 8 held-out points, 100 draws against 100 fresh truth histories, each
-    set centred on its own mean. Centring takes out the kriging error of the mean, which no residual
-    model can fix and which dominates the raw distance with 36 training points (measured: 1.25 for
-    kriging-gaussian against a truth-vs-truth floor of 0.00). Floor: a perfect generator of the POD
-    coefficients, i.e. fresh truth projected on the model's POD basis (the pipeline keeps 99.9 % of
-    the energy by design; the projection costs ~1e-3 here), over 8 fresh draws; WGAN-GP must lie
-    within its mean + 3 standard deviations (the spread of those 8 draws against the same truth)."""
-    ds = synthetic_bc_dataset("gaussian", n_points=40, replicates=8, seed=0)
-    pts, draw, rng = _held_out_truth("gaussian", m=8, n=100, seed=123)
+    Metric: raw energy distance (nothing centred) at 8 held-out points, 100 draws against 100 fresh
+    truth histories, averaged over the points. Floor: the same statistic between two independent
+    fresh truth sets of 100, over 20 repetitions. Tolerance: its mean + 3 standard deviations, the
+    truth-vs-truth spread, so a generator with the true law passes with probability ~0.998.
+
+    Design, so that the floor is reachable: the kriging mean's error at held-out points enters the
+    raw distance directly, so the data must pin the mean down. With the default pulse and 40 points
+    x 8 replicates kriging-gaussian scored 1.16 (its mean's error comes from the noise of the
+    design-point means and from the pulse's sharpness). Here: pulses 3x wider (``width_scale=3``), 200 points x
+    24 replicates, ``pod_energy=0.99999`` (20 modes; at 0.999 the POD projection of the truth alone
+    costs ~0.02). Measured: floor −0.0004 ± 0.0018, limit 0.0050; kriging-gaussian −0.0007;
+    WGAN-GP at the default settings (lr 1e-4 for both networks, 1000 steps) 0.0039 for the model
+    kept (step 450) and 0.0037 at the last step. Those two use another stream of draws: on 20
+    sampling seeds the untrained WGAN (kriging-gaussian's law) scores 0.0006 ± 0.0013 and the
+    trained one +0.0008 (kept) / +0.0002 (last step) above it, paired. Without the conditional-mean
+    penalty (``mean_penalty=0``) the correction's mean drifted by 0.09-2.3 (history norm; the
+    residual's RMS norm is 0.46) and the last step scored 0.10."""
+    kw = dict(width_scale=3.0)
+    ds = synthetic_bc_dataset("gaussian", n_points=200, replicates=24, seed=0, **kw)
+    pts, draw, rng = _held_out_truth("gaussian", m=8, n=100, seed=123, **kw)
     truth = draw(rng)
-    wgan = make_generator("wgan-gp", steps=1000, device="cpu").fit(ds)
-    pod = wgan.prep.pod
-    floors = np.array([_mean_ed([pod.decode(pod.encode(t)) for t in draw(rng)], truth, centred=True)
-                       for _ in range(8)])
-    ed_wgan = _mean_ed(_generated(wgan, pts, 100, seed=1), truth, centred=True)
-    logging.getLogger(__name__).info("gaussian: centred ED wgan-gp %.5f, POD floor %.5f ± %.5f", ed_wgan,
-                                     floors.mean(), floors.std(ddof=1))
-    assert ed_wgan <= floors.mean() + 3 * floors.std(ddof=1)
+    floors = np.array([_mean_ed(draw(rng), draw(rng)) for _ in range(20)])
+    limit = floors.mean() + 3 * floors.std(ddof=1)
+    opts = dict(pod_energy=0.99999)
+    kg = make_generator("kriging-gaussian", **opts).fit(ds)
+    wgan = make_generator("wgan-gp", steps=1000, device="cpu", **opts).fit(ds, directory=tmp_path)
+    ed_kg = _mean_ed(_generated(kg, pts, 100, seed=1), truth)
+    ed_wgan = _mean_ed(_generated(wgan, pts, 100, seed=1), truth)
+    wgan.network.load_state_dict(torch.load(latest_checkpoint(tmp_path), weights_only=True)["generator"])
+    ed_last = _mean_ed(_generated(wgan, pts, 100, seed=1), truth)
+    logging.getLogger(__name__).info(
+        "gaussian: raw ED kriging-gaussian %.5f, wgan-gp %.5f (kept: step %d), %.5f (last step); floor %.5f ± %.5f, "
+        "limit %.5f", ed_kg, ed_wgan, wgan.training_summary["best_step"], ed_last, floors.mean(),
+        floors.std(ddof=1), limit)
+    assert ed_kg <= limit  # the exact model family: the design is fine enough for the raw test
+    assert ed_wgan <= limit
+    assert ed_last <= limit  # the correction at the last step, whether or not validation kept it

@@ -10,6 +10,7 @@ this package does not import torch.
 :class:`WGANTrainConfig`         its validated settings
 :class:`TrainingDiverged`        raised when the divergence guard gives up
 :func:`gradient_penalty`         the WGAN-GP penalty (Gulrajani et al. 2017, eq. 3)
+:func:`conditional_mean_penalty` unbiased ``E_c ‖E[G | c]‖²`` of a correction, from two draws
 ================================ ============================================================
 """
 
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["TrainingDiverged", "TrainingResult", "WGANTrainConfig", "gradient_penalty", "latest_checkpoint",
-           "load_checkpoint", "train_wgan"]
+__all__ = ["TrainingDiverged", "TrainingResult", "WGANTrainConfig", "conditional_mean_penalty", "gradient_penalty",
+           "latest_checkpoint", "load_checkpoint", "train_wgan"]
 
 
 def __getattr__(name: str):

@@ -8,7 +8,15 @@ real pairs ``(x, c)``; it knows nothing about POD or kriging (the caller,
 Losses (Arjovsky et al. 2017; Gulrajani et al. 2017, Algorithm 1)::
 
     critic:     L_D = E[D(x̃, c)] − E[D(x, c)] + λ E[(‖∇_x̂ D(x̂, c)‖₂ − 1)²],  x̂ = t x + (1 − t) x̃, t ~ U(0, 1)
-    generator:  L_G = −E[D(x̃, c)],  x̃ = G(noise, c)
+    generator:  L_G = −E[D(x̃, c)] + μ E_c ‖E[G(noise, c) | c]‖²,  x̃ = G(noise, c)
+
+The second generator term (``mean_penalty`` μ, 0 by default; not in the papers) is for real
+samples with zero conditional mean, such as residuals around a fitted mean. The adversarial game
+alone does not hold the generator's conditional mean at zero (the critic's gradient pushes it
+around and it oscillates); the penalty pins it there. It is estimated without bias from two noise
+draws per condition (:func:`conditional_mean_penalty`), on ``generator.correction`` when the
+module has one (then the rest of the output must have zero mean by construction), else on the
+whole output.
 
 ``n_critic`` critic steps per generator step, Adam(lr 1e-4, betas (0, 0.9)); with ``loss="clip"``
 the penalty is replaced by clipping every critic weight to [−clip, clip] after each critic step,
@@ -48,15 +56,16 @@ from .. import __version__
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["EnergyValidator", "TrainingDiverged", "TrainingResult", "WGANTrainConfig", "gradient_penalty",
-           "latest_checkpoint", "load_checkpoint", "train_wgan"]
+__all__ = ["EnergyValidator", "TrainingDiverged", "TrainingResult", "WGANTrainConfig", "conditional_mean_penalty",
+           "gradient_penalty", "latest_checkpoint", "load_checkpoint", "train_wgan"]
 
 logger = logging.getLogger(__name__)
 
 METRICS_COLUMNS = ("step", "critic_loss", "generator_loss", "penalty", "validation_energy_distance", "wall_time_s")
 CHECKPOINT_FORMAT = 1
 # settings that change the trajectory: a resumed run must use the checkpoint's values
-_TRAJECTORY_KEYS = ("batch_size", "n_critic", "loss", "gp_lambda", "clip", "lr_critic", "lr_generator", "betas")
+_TRAJECTORY_KEYS = ("batch_size", "n_critic", "loss", "gp_lambda", "clip", "lr_critic", "lr_generator", "betas",
+                    "mean_penalty")
 
 
 class TrainingDiverged(RuntimeError):
@@ -83,6 +92,11 @@ class WGANTrainConfig:
     max_rollbacks : divergences survived (by rolling back and halving the learning rates) before
         :class:`TrainingDiverged` is raised
     penalty_threshold : a gradient penalty above this counts as a divergence
+    mean_penalty : weight μ of the conditional-mean penalty ``μ E_c ‖E[G | c]‖²`` in the generator
+        loss (0, the default, turns it off), for real samples with zero conditional mean (residuals).
+        The critic's gradient has norm ~1 under the gradient penalty, so the generator's conditional
+        mean settles within ~1/(2μ) of zero (per unit of the data); :class:`~uqgan.generators.wgan.WGANGP`
+        uses μ = 100
     """
 
     steps: int = 2000
@@ -99,6 +113,7 @@ class WGANTrainConfig:
     keep_checkpoints: int | None = 5
     max_rollbacks: int = 3
     penalty_threshold: float = 1e4
+    mean_penalty: float = 0.0
 
     def __post_init__(self):
         def need(ok: bool, name: str, rule: str):
@@ -132,6 +147,8 @@ class WGANTrainConfig:
              "must be an integer >= 0 (0 stops at the first divergence)")
         need(_is_real(self.penalty_threshold) and self.penalty_threshold > 0, "penalty_threshold",
              "must be > 0 (1e4 is the default)")
+        need(_is_real(self.mean_penalty) and self.mean_penalty >= 0, "mean_penalty",
+             "must be >= 0 (0 turns the conditional-mean penalty off)")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -190,6 +207,28 @@ def gradient_penalty(critic, real, fake, cond, *, t):
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
     norm = torch.linalg.vector_norm(grad.reshape(grad.shape[0], -1), dim=1)
     return ((norm - 1) ** 2).mean()
+
+
+def conditional_mean_penalty(part, cond, *, noise, noise2):
+    """Unbiased estimate of ``E_c ‖E[G(n, c) | c]‖²``: ``mean_i <G(n_i, c_i), G(n'_i, c_i)>``.
+
+    Two independent noise draws per condition: their outputs are independent given ``c_i``, so the
+    expected inner product is the squared norm of the conditional mean, whatever the spread of ``G``
+    (the square of one draw would also penalise the variance, and of a mean over ``K`` draws its
+    ``1/K``-th). A single term can be negative; its expectation and gradient are those of
+    ``E_c ‖E[G | c]‖²``.
+
+    Parameters
+    ----------
+    part : module ``G(noise (B, q), c (B, p)) -> (B, d)``
+    cond : ``(B, p)`` conditioning
+    noise, noise2 : ``(B, q)`` independent noise draws (keyword-only)
+
+    Returns
+    -------
+    scalar tensor, differentiable with respect to ``part``'s parameters
+    """
+    return (part(noise, cond) * part(noise2, cond)).flatten(1).sum(1).mean()
 
 
 def _energy_distance(x: np.ndarray, y: np.ndarray) -> float:
@@ -387,6 +426,7 @@ def _write_header(path: Path) -> None:
 
 def _check_resume_config(saved: dict, config: WGANTrainConfig) -> None:
     now = config.to_dict()
+    saved = {"mean_penalty": 0.0, **saved}  # checkpoints from before the option trained without the penalty
     diff = [k for k in _TRAJECTORY_KEYS if saved.get(k) != now.get(k)]
     if diff:
         pairs = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}" for k in diff)
@@ -512,6 +552,7 @@ def _train(generator, critic, real, cond, config, *, torch_generator, rng, valid
     gp = config.loss == "gp"
     bs = config.batch_size
     noise_dim = int(generator.noise_dim)
+    mean_part = getattr(generator, "correction", generator)  # the part whose conditional mean is penalised
     good = _capture(s, generator, critic, opt_g, opt_c, torch_generator, rng, config, seed, model_config)
     start_step, start_wall = s.step, s.wall_time_s
     t_start = time.perf_counter() - s.wall_time_s
@@ -557,10 +598,16 @@ def _train(generator, critic, real, cond, config, *, torch_generator, rng, valid
             s.acc["n_critic"] += 1
         critic.requires_grad_(False)
         idx, noise = batch()
-        loss_g = -critic(generator(noise, cond_t[idx]), cond_t[idx]).mean()
+        c = cond_t[idx]
+        loss_g = -critic(generator(noise, c), c).mean()
         gv = float(loss_g.detach())
-        if not math.isfinite(gv):
-            return f"step {s.step + 1} (generator update): generator loss is {gv}"
+        if config.mean_penalty > 0:
+            noise2 = torch.randn(bs, noise_dim, generator=torch_generator).to(dev)
+            loss_g = loss_g + config.mean_penalty * conditional_mean_penalty(mean_part, c, noise=noise,
+                                                                             noise2=noise2)
+        lg = float(loss_g.detach())
+        if not math.isfinite(lg):
+            return f"step {s.step + 1} (generator update): generator loss is {lg}"
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
