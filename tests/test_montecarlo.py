@@ -169,3 +169,10 @@ def test_resume_refuses_chunks_of_a_retrained_model(setup, tmp_path):
     make_generator("pca-gaussian", seed=1).fit(open_dataset(d / "data")).save(model)  # another split
     with pytest.raises(MonteCarloError, match="retrained"):
         run_montecarlo(case, model, tmp_path / "mc", n_samples=8, batch=4, seed=0, show_progress=False)
+
+
+def test_refuses_a_case_wider_than_the_training_ranges(setup, tmp_path):
+    case, d = setup
+    wide = CaseConfig.model_validate({**TINY, "parameters": {"load_position": {"low": 0.05, "high": 0.3}}})
+    with pytest.raises(MonteCarloError, match=r"parameters.load_position: the case samples \[0.05, 0.3\]"):
+        run_montecarlo(wide, d / "model", tmp_path / "mc", n_samples=8, batch=4, seed=0, show_progress=False)

@@ -75,6 +75,12 @@ def test_bad_arguments_are_one_line(files):
     invoke("train", d / "train.nc", "--out", d / "m", "--generator", "pca-gaussian", "--no-progress")
     r = invoke("train", d / "train.nc", "--out", d / "m", "--generator", "pca-gaussian")
     assert r.exit_code == 2 and "already holds a model" in r.output
+    (d / "far.csv").write_text("load_amplitude,load_duration,load_position\n1.0,0.5,0.5\n5.0,0.5,1.5\n")
+    r = invoke("sample", d / "m", "--params", d / "far.csv", "--n", 2, "--out", d / "o.nc")
+    assert r.exit_code == 2 and "load_position=1.5 (row 1)" in r.output and "[0, 1]" in r.output, r.output
+    assert "--extrapolate" in r.output and "Traceback" not in r.output
+    r = invoke("sample", d / "m", "--params", d / "far.csv", "--n", 2, "--out", d / "o.nc", "--extrapolate")
+    assert r.exit_code == 0, r.output  # amplitude 5 is outside the data too, but it is an exact scale
     (d / "bad.csv").write_text("load_amplitude,load_duration\n1.0,0.5\n")
     r = invoke("sample", d / "m", "--params", d / "bad.csv", "--n", 2, "--out", d / "o.nc")
     assert r.exit_code == 2 and "load_position" in r.output and "Traceback" not in r.output

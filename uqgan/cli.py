@@ -695,6 +695,8 @@ def sample(
     n: Annotated[int, typer.Option("--n", help="Histories per parameter row.")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE.nc", help="Output in the BC dataset schema.")],
     seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
+    extrapolate: Annotated[bool, typer.Option(help="Allow parameters outside the training ranges (refused by "
+                                              "default).")] = False,
 ) -> None:
     """Draw boundary histories from a trained generator at given parameters."""
     import numpy as np
@@ -710,9 +712,10 @@ def sample(
             raise _fail(str(err), EXIT_ENVIRONMENT) from None
         values = _read_params(params)
         try:
-            ds = gen.sample(values, n, rng=np.random.default_rng(seed))
+            ds = gen.sample(values, n, rng=np.random.default_rng(seed), extrapolate=extrapolate)
         except ValueError as err:
-            raise ConfigError([f"{params}: {err}"]) from None
+            raise ConfigError([f"{params}: {err}" + (" (--extrapolate)" if "extrapolation" in str(err) else "")]) \
+                from None
         ds.attrs.update({"seed": seed, "model_dir": str(model_dir)})
         from .dataset import write_atomic
 

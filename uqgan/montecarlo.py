@@ -181,6 +181,13 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
     sub = None
     names = list(type(case.parameters).model_fields)
     ranges = {n: (getattr(case.parameters, n).low, getattr(case.parameters, n).high) for n in names}
+    for j, n_ in enumerate(gen.prep.parameter_names):  # the amplitude is an exact scale: any range is fine
+        lo, hi = ranges.get(n_, (gen.prep.low[j], gen.prep.high[j]))
+        tol = 1e-9 * max(abs(gen.prep.high[j]), abs(gen.prep.low[j]), 1e-300)
+        if lo < gen.prep.low[j] - tol or hi > gen.prep.high[j] + tol:
+            raise MonteCarloError(f"parameters.{n_}: the case samples [{lo:.6g}, {hi:.6g}] but the generator in "
+                                  f"{model_dir} was trained on [{gen.prep.low[j]:.6g}, {gen.prep.high[j]:.6g}]; "
+                                  "narrow the case's range or train on data that covers it")
     n_chunks = -(-n_samples // batch)
     parts, computed = [], 0
     from tqdm.auto import tqdm

@@ -98,6 +98,8 @@ def synthetic_bc_dataset(kind: str = "gaussian", *, n_points: int = 40, replicat
                 "node": np.arange(n_nodes), "node_x": ("node", np.cos(theta), {"units": "m"}),
                 "node_y": ("node", np.sin(theta), {"units": "m"}), "component": ["x", "y"]})
     for k, v in rows.items():
-        ds[k] = ("sample", v, {"units": PARAMETER_UNITS[k], "long_name": k, "role": "parameter"})
+        lo, hi = RANGES[k]  # the law's domain (CF valid_min / valid_max): the generators' training ranges
+        ds[k] = ("sample", v, {"units": PARAMETER_UNITS[k], "long_name": k, "role": "parameter", "valid_min": lo,
+                               "valid_max": hi})
     ds.attrs.update({"synthetic_kind": kind, "seed": seed, "width_scale": width_scale})
     return ds

@@ -177,6 +177,18 @@ class Preprocessor:
         c = np.column_stack(cols)
         return 2 * (c - self.low) / np.where(self.high > self.low, self.high - self.low, 1.0) - 1
 
+    def check_in_range(self, c: np.ndarray, *, tol: float = 1e-9) -> None:
+        """Raise ValueError naming the first parameter value outside the training ranges."""
+        bad = np.argwhere(np.abs(c) > 1 + tol)
+        if bad.size:
+            row, j = (int(v) for v in bad[0])
+            name = self.parameter_names[j]
+            value = self.low[j] + (c[row, j] + 1) / 2 * (self.high[j] - self.low[j])
+            raise ValueError(f"{name}={value:.6g} (row {row}) lies outside the range the generator was trained on, "
+                             f"[{self.low[j]:.6g}, {self.high[j]:.6g}] ({bad.shape[0]} value(s) outside in all): "
+                             "generators do not extrapolate reliably; keep the parameters in that range or "
+                             "allow extrapolation explicitly")
+
     def amplitude(self, params: dict[str, Any], m: int) -> np.ndarray:
         if self.scale_name is None:
             return np.ones(m)
@@ -223,7 +235,8 @@ def _histories(ds, scale: str | None) -> np.ndarray:
 
 
 def _ranges(ds, names) -> tuple[np.ndarray, np.ndarray]:
-    """Parameter ranges from the case the data was made with, else from the data."""
+    """Parameter ranges from the case the data was made with, else from the variables' CF attributes
+    ``valid_min`` / ``valid_max``, else from the data."""
     low, high = [], []
     case = None
     if "case_toml" in ds.attrs:
@@ -238,6 +251,9 @@ def _ranges(ds, names) -> tuple[np.ndarray, np.ndarray]:
         if r is not None:
             low.append(r.low)
             high.append(r.high)
+        elif "valid_min" in ds[n].attrs and "valid_max" in ds[n].attrs:
+            low.append(float(ds[n].attrs["valid_min"]))
+            high.append(float(ds[n].attrs["valid_max"]))
         else:
             low.append(float(ds[n].min()))
             high.append(float(ds[n].max()))
@@ -296,7 +312,7 @@ class Generator(ABC):
         self._fit(z, c, points[np.isin(points, train)], validation=val_ds, **fit_kw)
         return self
 
-    def sample(self, params: dict[str, Any], n: int = 1, *, rng: np.random.Generator):
+    def sample(self, params: dict[str, Any], n: int = 1, *, rng: np.random.Generator, extrapolate: bool = False):
         """``n`` histories per parameter row, in the dataset schema.
 
         Parameters
@@ -304,6 +320,9 @@ class Generator(ABC):
         params : parameter name -> ``(m,)`` values (all conditioning parameters and the amplitude)
         n : samples per row
         rng : the randomness (keyword-only; seed it for reproducible draws)
+        extrapolate : allow conditioning parameters outside the ranges the generator was trained on
+            (refused by default: no generator here is trustworthy there). The amplitude is an exact
+            scale and may take any value.
 
         Returns
         -------
@@ -315,6 +334,8 @@ class Generator(ABC):
         if n < 1:
             raise ValueError(f"n={n}: must be >= 1")
         c = self.prep.condition(params)
+        if not extrapolate:
+            self.prep.check_in_range(c)
         m = c.shape[0]
         amp = self.prep.amplitude(params, m)
         c_rep = np.repeat(c, n, axis=0)
