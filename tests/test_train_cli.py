@@ -84,3 +84,19 @@ def test_bad_arguments_are_one_line(files):
     (d / "bad.csv").write_text("load_amplitude,load_duration\n1.0,0.5\n")
     r = invoke("sample", d / "m", "--params", d / "bad.csv", "--n", 2, "--out", d / "o.nc")
     assert r.exit_code == 2 and "load_position" in r.output and "Traceback" not in r.output
+
+
+def test_read_parameters_csv_netcdf_and_errors(tmp_path):
+    from uqgan.dataset import DatasetError, read_parameters
+
+    (tmp_path / "p.csv").write_text("load_duration,load_position\n2e-05,0.5\n3e-05,0.25\n")
+    p = read_parameters(tmp_path / "p.csv")
+    np.testing.assert_array_equal(p["load_position"], [0.5, 0.25])
+    xr.Dataset({k: ("row", v) for k, v in p.items()}).to_netcdf(tmp_path / "p.nc", engine="h5netcdf")
+    q = read_parameters(tmp_path / "p.nc")
+    assert set(q) == set(p) and np.array_equal(q["load_duration"], p["load_duration"])
+    (tmp_path / "b.csv").write_text("load_duration,load_position\n2e-05,\n")
+    with pytest.raises(DatasetError, match="column 'load_position' holds non-numbers or blanks"):
+        read_parameters(tmp_path / "b.csv")
+    with pytest.raises(DatasetError, match="does not exist"):
+        read_parameters(tmp_path / "none.csv")

@@ -667,26 +667,6 @@ def train(
                f"{pod.reconstruction_error:.2e}; saved to {out}")
 
 
-def _read_params(path: Path) -> dict:
-    """Conditioning parameters from a CSV (one column each) or a netCDF file (one variable each)."""
-    import numpy as np
-
-    if not path.is_file():
-        raise FileNotFoundError(f"parameter file {path} does not exist")
-    if path.suffix.lower() in (".nc", ".nc4", ".h5", ".netcdf"):
-        import xarray as xr
-
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            return {str(k): np.asarray(ds[k].values, dtype=float).reshape(-1) for k in ds.data_vars}
-    table = np.genfromtxt(path, delimiter=",", names=True, dtype=float, encoding="utf-8")
-    if table.dtype.names is None:
-        raise ConfigError([f"{path}: expected a CSV with a header line naming the parameters"])
-    bad = [n for n in table.dtype.names if not np.all(np.isfinite(np.atleast_1d(table[n])))]
-    if bad:
-        raise ConfigError([f"{path}: column {n!r} holds non-numbers or blanks" for n in bad])
-    return {n: np.atleast_1d(table[n]).astype(float) for n in table.dtype.names}
-
-
 @app.command()
 def sample(
     model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A model saved by `uqgan train`.")],
@@ -710,7 +690,9 @@ def sample(
             gen = load_generator(model_dir)
         except ImportError as err:
             raise _fail(str(err), EXIT_ENVIRONMENT) from None
-        values = _read_params(params)
+        from .dataset import read_parameters
+
+        values = read_parameters(params)
         try:
             ds = gen.sample(values, n, rng=np.random.default_rng(seed), extrapolate=extrapolate)
         except ValueError as err:

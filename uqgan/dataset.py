@@ -37,6 +37,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "DatasetError",
     "open_dataset",
+    "read_parameters",
     "sample_dataset",
     "shard_path",
     "validate_dataset",
@@ -205,3 +206,29 @@ def open_dataset(path: str | Path):
                    combine_attrs="override", join="exact")
     validate_dataset(ds, source=str(path))
     return ds
+
+
+def read_parameters(path: str | Path) -> dict[str, np.ndarray]:
+    """Parameter rows from a CSV (a header line naming the parameters, one column each) or a netCDF
+    file (one variable each), as name -> ``(m,)`` float arrays, for ``Generator.sample``.
+
+    Raises
+    ------
+    DatasetError naming the file and the column when it is missing, has no header or holds
+    non-numbers or blanks.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"parameter file {path} does not exist")
+    if path.suffix.lower() in (".nc", ".nc4", ".h5", ".netcdf"):
+        import xarray as xr
+
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return {str(k): np.asarray(ds[k].values, dtype=float).reshape(-1) for k in ds.data_vars}
+    table = np.genfromtxt(path, delimiter=",", names=True, dtype=float, encoding="utf-8")
+    if table.dtype.names is None:
+        raise DatasetError(f"{path}: expected a CSV with a header line naming the parameters")
+    bad = [n for n in table.dtype.names if not np.all(np.isfinite(np.atleast_1d(table[n])))]
+    if bad:
+        raise DatasetError("; ".join(f"{path}: column {n!r} holds non-numbers or blanks" for n in bad))
+    return {n: np.atleast_1d(table[n]).astype(float) for n in table.dtype.names}
