@@ -369,7 +369,8 @@ def petsc_lu(A: sp.spmatrix, *, ordering: str = "nd"):
     # The factor lives as long as the closure. petsc4py does not free a KSP's factorisation when the
     # Python objects go (measured: +16 MiB per factorisation of the 20.5k-dof operator, so a campaign
     # worker grew by ~34 MiB per sample until the OOM killer took it): destroy them explicitly then.
-    finalizer = weakref.finalize(solve, _destroy_petsc, factor, pc, ksp, mat, b_vec, x_vec)
+    solve.petsc_objects = (factor, pc, ksp, mat, b_vec, x_vec)  # destroyed when ``solve`` goes (tested)
+    finalizer = weakref.finalize(solve, _destroy_petsc, *solve.petsc_objects)
     finalizer.atexit = False  # at interpreter exit PETSc may be finalised already; the OS frees it all
     return solve
 
