@@ -248,3 +248,57 @@ def test_generated_noise_matches_the_synthetic_noise():
     # of the noise variance (measured over 4 seeds), hence the lower bound's 0.93.
     se = np.sqrt(2 * NOISE_TRACE_SQ * (1 / dof + 1 / (n - 1))) / NOISE_TRACE
     assert 0.93 * (1 - 4 * se) < ratio < 1 + 4 * se
+
+
+def _heteroscedastic(n_points: int, replicates: int, seed: int):
+    """The synthetic ``gaussian`` law with each point's deviations from its replicate mean scaled by
+    s(c) = 0.25 + 1.5 · load_position."""
+    ds = synthetic_bc_dataset("gaussian", n_points=n_points, replicates=replicates, seed=seed)
+    u = ds["u_bc"].transpose("sample", "time", "node", "component").values
+    points = ds["point"].values
+    out = u.copy()
+    for p in np.unique(points):
+        sel = points == p
+        centre = u[sel].mean(axis=0)
+        out[sel] = centre + (0.25 + 1.5 * ds["load_position"].values[sel][0]) * (u[sel] - centre)
+    return ds.assign(u_bc=(("sample", "time", "node", "component"), out, ds["u_bc"].attrs))
+
+
+def test_local_covariance_follows_a_parameter_dependent_residual(tmp_path):
+    """Residual scale 0.4 at load_position 0.1 and 1.6 at 0.9, so the truth's variance grows 16-fold
+    between them: the total variance of 400 draws at each point against 400 fresh truths. The pooled
+    Gaussian has one variance everywhere (growth 1; ratios to the truth 8.1 and 0.51); the local one
+    (3 nearest of 200 points × 6 replicates, whose positions straddle each target) follows the
+    parameter (measured growth 8.3, ratios 1.35 and 0.70; required > 5 and within [0.5, 2])."""
+    ds = _heteroscedastic(200, 6, seed=0)
+    opts = {"validation_fraction": 0, "k_individual": 2, "n_restarts": 0}  # the mean is not what is tested
+    pooled = make_generator("kriging-gaussian", **opts).fit(ds)
+    local = make_generator("kriging-gaussian", covariance="local", **opts).fit(ds)
+    ratios = {}
+    for pos in (0.1, 0.9):
+        row = {"load_amplitude": np.ones(400), "load_duration": np.full(400, 0.5), "load_position": np.full(400, pos)}
+        truth = (0.25 + 1.5 * pos) * synthetic_histories("gaussian", row, rng=np.random.default_rng(1))
+        one = {k: v[:1] for k, v in row.items()}
+        for name, gen in (("pooled", pooled), ("local", local)):
+            u = gen.sample(one, n=400, rng=np.random.default_rng(2))["u_bc"].values
+            ratios[name, pos] = u.var(axis=0).sum() / truth.var(axis=0).sum()
+    # truth: the variance at 0.9 is (1.6 / 0.4)^2 = 16 times that at 0.1
+    growth = {g: ratios[g, 0.9] / ratios[g, 0.1] * 16 for g in ("pooled", "local")}
+    assert abs(growth["pooled"] - 1) < 0.2, growth  # one covariance everywhere
+    assert growth["local"] > 5, growth
+    assert all(0.5 < ratios["local", p] < 2 for p in (0.1, 0.9)), ratios
+    local.save(tmp_path / "m")
+    back = Generator.load(tmp_path / "m")
+    one = {"load_amplitude": [1.0], "load_duration": [0.5], "load_position": [0.3]}
+    np.testing.assert_array_equal(back.sample(one, n=5, rng=np.random.default_rng(3))["u_bc"].values,
+                                  local.sample(one, n=5, rng=np.random.default_rng(3))["u_bc"].values)
+
+
+def test_local_covariance_options_are_checked():
+    with pytest.raises(ValueError, match="covariance='diagonal'"):
+        make_generator("kriging-gaussian", covariance="diagonal")
+    with pytest.raises(ValueError, match="local_points=0"):
+        make_generator("kriging-gaussian", covariance="local", local_points=0)
+    ds = _heteroscedastic(6, 1, seed=0)  # no replicates: no local residuals
+    with pytest.raises(ValueError, match="needs at least local_points=3 design points with two or more"):
+        make_generator("kriging-gaussian", covariance="local", validation_fraction=0).fit(ds)

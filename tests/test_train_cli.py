@@ -65,6 +65,8 @@ def test_bad_arguments_are_one_line(files):
         (["train", d / "train.nc", "--out", d / "x", "--device", "tpu"], "--device"),
         (["train", d / "train.nc", "--out", d / "x", "--registration", "dtw"], "--registration"),
         (["train", d / "train.nc", "--out", d / "x", "--pod-energy", "1.5"], "--pod-energy"),
+        (["train", d / "train.nc", "--out", d / "x", "--covariance", "local", "--generator", "pca-gaussian"],
+         "--covariance"),
         (["train", d / "nothing.nc", "--out", d / "x", "--generator", "pca-gaussian"], "nothing.nc"),
         (["sample", d / "nomodel", "--params", d / "params.csv", "--n", 2, "--out", d / "o.nc"], "nomodel"),
     ]

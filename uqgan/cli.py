@@ -609,6 +609,9 @@ def train(
              "(keeps the peaks of waves whose speed is random); none: model the histories as they are.")
     ] = REGISTRATION_DEFAULT,
     pod_energy: Annotated[float, typer.Option(help="Fraction of the histories' variance the POD keeps.")] = 0.999,
+    covariance: Annotated[str, typer.Option(
+        help="kriging-gaussian's residual covariance: pooled (one for all parameters) or local (from the 3 "
+             "nearest design points, so it follows the parameters).")] = "pooled",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training from its last checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a model already in MODEL_DIR.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -628,6 +631,10 @@ def train(
             problems.append(f"--registration={registration!r}: must be arrival or none")
         if not 0 < pod_energy <= 1:
             problems.append(f"--pod-energy={pod_energy}: must lie in (0, 1], e.g. 0.999")
+        if covariance not in ("pooled", "local"):
+            problems.append(f"--covariance={covariance!r}: must be pooled or local")
+        elif covariance == "local" and generator != "kriging-gaussian":
+            problems.append(f"--covariance=local: only kriging-gaussian has it (got --generator={generator})")
         if (out / "config.json").exists() and not (resume or force):
             problems.append(f"--out={out} already holds a model: pass --resume to continue it or --force to replace it")
         if problems:
@@ -645,6 +652,8 @@ def train(
                 (out / name).unlink(missing_ok=True)
             shutil.rmtree(out / "checkpoints", ignore_errors=True)
         config: dict = {"seed": seed, "registration": registration, "pod_energy": pod_energy}
+        if generator == "kriging-gaussian":
+            config["covariance"] = covariance
         if adversarial:
             config["device"] = device
             if steps is not None:

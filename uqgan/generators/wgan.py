@@ -431,6 +431,10 @@ class WGANGP(KrigingGaussian):
             if not ok:
                 raise ValueError(f"{name}={value!r}: {rule}")
 
+        need(self.config["covariance"] == "pooled", "covariance", self.config["covariance"],
+             f"{self.name} learns the residual's law itself on top of the pooled Gaussian: covariance='local' "
+             "is a kriging-gaussian option")
+
         def pos_int(v) -> bool:
             return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
 
