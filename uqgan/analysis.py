@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dataset import variables_with_role
+
 __all__ = ["replicate_variance_report", "variance_summary_line", "within_group_variance_fraction"]
 
 
@@ -56,11 +58,10 @@ def replicate_variance_report(ds) -> dict[str, float]:
     if amp is not None:
         out["u_bc_per_amplitude"] = within_group_variance_fraction(ds["u_bc"].values / amp.reshape(-1, 1, 1, 1),
                                                                    groups)
-    for v in ds.data_vars:
-        if ds[v].attrs.get("role") == "qoi":
-            out[str(v)] = within_group_variance_fraction(ds[v].values, groups)
-            if amp is not None and v in powers:
-                out[f"{v}_per_amplitude"] = within_group_variance_fraction(ds[v].values / amp ** powers[v], groups)
+    for v in variables_with_role(ds, "qoi"):
+        out[v] = within_group_variance_fraction(ds[v].values, groups)
+        if amp is not None and v in powers:
+            out[f"{v}_per_amplitude"] = within_group_variance_fraction(ds[v].values / amp ** powers[v], groups)
     return out
 
 

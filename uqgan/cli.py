@@ -788,19 +788,16 @@ def evaluate(
 
 def _zone_qoi_check(gens: dict, truth, data: Path, *, seed: int):
     """The submodel check of ``uqgan evaluate --zone-qois``, with the case the held-out data was made with."""
-    from ._lazy import require
-
-    try:
-        require("dolfinx", purpose="--zone-qois (the submodel)")
-    except ImportError as err:
-        raise _fail(str(err), EXIT_ENVIRONMENT) from None
     from .config import case_from_toml
     from .evaluation import zone_qoi_check
 
     if "case_toml" not in truth.attrs:
         raise ConfigError([f"--data={data}: holds no case (attribute case_toml), so the submodel cannot be built; "
                            "use a campaign written by `uqgan generate-data`"])
-    return zone_qoi_check(gens, truth, case_from_toml(truth.attrs["case_toml"]), seed=seed)
+    try:
+        return zone_qoi_check(gens, truth, case_from_toml(truth.attrs["case_toml"]), seed=seed)
+    except ImportError as err:  # the FEM layer names what is missing (dolfinx) and how to install it
+        raise _fail(str(err), EXIT_ENVIRONMENT) from None
 
 
 # ------------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ __all__ = [
     "open_dataset",
     "read_parameters",
     "sample_dataset",
+    "variables_with_role",
     "shard_path",
     "validate_dataset",
     "write_atomic",
@@ -160,6 +161,11 @@ def _open_one(path: Path):
         ) from None
 
 
+def variables_with_role(ds, role: str) -> list[str]:
+    """Names of the data variables whose ``attrs["role"]`` is ``role`` (``"parameter"``, ``"qoi"``), in order."""
+    return [str(v) for v in ds.data_vars if ds[v].attrs.get("role") == role]
+
+
 def validate_dataset(ds, *, source: str = "dataset") -> None:
     """Check ``ds`` against the schema; raise :class:`DatasetError` naming what is wrong."""
     problems = []
@@ -170,7 +176,7 @@ def validate_dataset(ds, *, source: str = "dataset") -> None:
     for name in ("time", "node_x", "node_y", "component"):
         if name not in ds.coords:
             problems.append(f"coordinate {name} is missing")
-    params = [v for v in ds.data_vars if ds[v].attrs.get("role") == "parameter"]
+    params = variables_with_role(ds, "parameter")
     if not params:
         problems.append("no variable has attrs role='parameter' (the conditioning parameters)")
     for v in ds.data_vars:

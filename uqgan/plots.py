@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import replicate_variance_report
-from .dataset import write_atomic
+from .dataset import variables_with_role, write_atomic
 
 __all__ = [
     "bc_quantiles",
@@ -253,7 +253,7 @@ def plot_design(ds, path: str | Path) -> Path:
     ValueError
         If no variable has ``role == "parameter"``.
     """
-    names = [str(v) for v in ds.data_vars if ds[v].attrs.get("role") == "parameter"]
+    names = variables_with_role(ds, "parameter")
     if not names:
         raise ValueError("the dataset has no variable with attrs role='parameter': nothing to plot")
     scales = [_si_scale(ds[v].values, str(ds[v].attrs.get("units", "1"))) for v in names]
@@ -307,7 +307,7 @@ def plot_qoi_histograms(ds, path: str | Path) -> Path:
     ValueError
         If no variable has ``role == "qoi"``.
     """
-    names = [str(v) for v in ds.data_vars if ds[v].attrs.get("role") == "qoi"]
+    names = variables_with_role(ds, "qoi")
     if not names:
         raise ValueError("the dataset has no variable with attrs role='qoi': nothing to plot")
     n = ds.sizes["sample"]
@@ -407,7 +407,7 @@ def plot_data(ds, out_dir: str | Path) -> list[Path]:
         plot_bc_quantiles(ds, out_dir / FILE_NAMES["bc_quantiles"]),
         plot_design(ds, out_dir / FILE_NAMES["design"]),
     ]
-    if any(ds[v].attrs.get("role") == "qoi" for v in ds.data_vars):
+    if variables_with_role(ds, "qoi"):
         paths.append(plot_qoi_histograms(ds, out_dir / FILE_NAMES["qoi_histograms"]))
     else:
         logger.info("no QoI variables: %s skipped", FILE_NAMES["qoi_histograms"])

@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..config import CaseConfig
+from ..dataset import variables_with_role
 from ..qoi import QOI_SPECS
 from ..timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
 from . import _dolfinx as backend
@@ -287,7 +288,7 @@ def solve_submodel(case: CaseConfig, bcs, *, time_s=None, batch_size: int = 256,
     sub = SubModel(case)
     params = {}
     if isinstance(bcs, xr.Dataset):
-        params = {v: bcs[v] for v in bcs.data_vars if bcs[v].attrs.get("role") == "parameter"}
+        params = {v: bcs[v] for v in variables_with_role(bcs, "parameter")}
         bcs = bcs["u_bc"]
     if isinstance(bcs, xr.DataArray):
         if set(bcs.dims) != {"sample", "time", "node", "component"}:

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import __version__
-from ..dataset import write_atomic
+from ..dataset import variables_with_role, write_atomic
 from ..reduce import POD, fit_pod
 
 __all__ = ["Generator", "Preprocessor", "split_points"]
@@ -129,7 +129,7 @@ class Preprocessor:
             arrival_fraction: float = 0.05) -> Preprocessor:
         if registration not in REGISTRATIONS:
             raise ValueError(f"registration={registration!r}: must be one of {', '.join(REGISTRATIONS)}")
-        params = [v for v in ds.data_vars if ds[v].attrs.get("role") == "parameter"]
+        params = variables_with_role(ds, "parameter")
         scale = SCALE_PARAMETER if SCALE_PARAMETER in params else None
         names = tuple(p for p in params if p != scale)
         low, high = _ranges(ds, names)
