@@ -70,6 +70,14 @@ def test_bad_arguments_are_one_line(files):
         (["train", d / "nothing.nc", "--out", d / "x", "--generator", "pca-gaussian"], "nothing.nc"),
         (["sample", d / "nomodel", "--params", d / "params.csv", "--n", 2, "--out", d / "o.nc"], "nomodel"),
     ]
+    # data a generator cannot serve: one line too (GeneratorError), not a traceback
+    synthetic_bc_dataset("gaussian", n_points=2, replicates=2, seed=0).to_netcdf(d / "two.nc", engine="h5netcdf")
+    synthetic_bc_dataset("gaussian", n_points=6, replicates=1, seed=0).to_netcdf(d / "norep.nc", engine="h5netcdf")
+    cases += [
+        (["train", d / "two.nc", "--out", d / "x", "--generator", "kriging-gaussian"], "too few to keep 1"),
+        (["train", d / "norep.nc", "--out", d / "x", "--generator", "kriging-gaussian", "--covariance", "local"],
+         "two or more replicates"),
+    ]
     for args, word in cases:
         r = invoke(*args)
         assert r.exit_code == 2, (args, r.output)

@@ -160,11 +160,13 @@ def _user_errors() -> Iterator[None]:
     ) as err:
         raise _fail(str(err)) from None
     except ValueError as err:
-        # a DatasetError (missing, corrupt or off-schema data) or a SubmodelError (histories that
-        # do not fit the case) can only come from a loaded module: look there instead of importing
-        # them (and scipy, dolfinx) for every command
+        # a DatasetError (missing, corrupt or off-schema data), a SubmodelError (histories that do
+        # not fit the case) or a GeneratorError (data or parameters a generator cannot serve) can
+        # only come from a loaded module: look there instead of importing them (and scipy, dolfinx)
+        # for every command
         known = [getattr(sys.modules.get(f"{__package__}.{mod}"), name, None)
-                 for mod, name in (("dataset", "DatasetError"), ("fem.submodel", "SubmodelError"))]
+                 for mod, name in (("dataset", "DatasetError"), ("fem.submodel", "SubmodelError"),
+                                   ("generators._base", "GeneratorError"))]
         if not any(cls is not None and isinstance(err, cls) for cls in known):
             raise
         raise _fail(str(err)) from None

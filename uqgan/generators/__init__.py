@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
-from ._base import Generator, Preprocessor, split_points
+from ._base import Generator, GeneratorError, Preprocessor, split_points
 
-__all__ = ["GENERATOR_NAMES", "Generator", "Preprocessor", "load_generator", "make_generator", "split_points"]
+__all__ = ["GENERATOR_NAMES", "Generator", "GeneratorError", "Preprocessor", "load_generator", "make_generator",
+           "split_points"]
 
 GENERATOR_NAMES = ("wgan-gp", "wgan-clip", "kriging-gaussian", "pca-gaussian")
 

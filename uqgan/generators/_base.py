@@ -33,11 +33,17 @@ from .. import __version__
 from ..dataset import variables_with_role, write_atomic
 from ..reduce import POD, fit_pod
 
-__all__ = ["Generator", "Preprocessor", "split_points"]
+__all__ = ["Generator", "GeneratorError", "Preprocessor", "split_points"]
 
 logger = logging.getLogger(__name__)
 
 SCALE_PARAMETER = "load_amplitude"
+
+
+class GeneratorError(ValueError):
+    """The data or parameters cannot serve the generator as asked (too few design points or
+    replicates, a non-uniform time grid, parameters missing or outside the training ranges); the
+    message names the problem and the fix."""
 
 
 def split_points(points: np.ndarray, *, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +55,7 @@ def split_points(points: np.ndarray, *, validation_fraction: float, seed: int) -
     if validation_fraction > 0 and unique.size >= 2:
         n_val = max(n_val, 1)
     if unique.size - n_val < 2:
-        raise ValueError(f"{unique.size} design points are too few to keep {n_val} for validation: "
+        raise GeneratorError(f"{unique.size} design points are too few to keep {n_val} for validation: "
                          "generate more points or lower validation_fraction")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
     val = np.sort(rng.choice(unique, size=n_val, replace=False)) if n_val else np.array([], dtype=unique.dtype)
@@ -105,7 +111,7 @@ class ArrivalShift:
 def _uniform_step(time: np.ndarray) -> float:
     steps = np.diff(np.asarray(time, dtype=float))
     if steps.size == 0 or not np.allclose(steps, steps[0], rtol=1e-6, atol=0):
-        raise ValueError("registration='arrival' needs histories on a uniform time grid (the dataset's `time`)")
+        raise GeneratorError("registration='arrival' needs histories on a uniform time grid (the dataset's `time`)")
     return float(steps[0])
 
 
@@ -168,7 +174,7 @@ class Preprocessor:
         """``(m, p)`` conditioning in [-1, 1] from parameter values (arrays of one length)."""
         missing = [n for n in self.parameter_names if n not in params]
         if missing:
-            raise ValueError(f"parameters {missing} are missing: the generator is conditioned on "
+            raise GeneratorError(f"parameters {missing} are missing: the generator is conditioned on "
                              f"{list(self.parameter_names)}" + (f" (and scaled by {self.scale_name})"
                                                                if self.scale_name else ""))
         cols = [np.asarray(params[n], dtype=float).reshape(-1) for n in self.parameter_names]
@@ -184,7 +190,7 @@ class Preprocessor:
             row, j = (int(v) for v in bad[0])
             name = self.parameter_names[j]
             value = self.low[j] + (c[row, j] + 1) / 2 * (self.high[j] - self.low[j])
-            raise ValueError(f"{name}={value:.6g} (row {row}) lies outside the range the generator was trained on, "
+            raise GeneratorError(f"{name}={value:.6g} (row {row}) lies outside the range the generator was trained on, "
                              f"[{self.low[j]:.6g}, {self.high[j]:.6g}] ({bad.shape[0]} value(s) outside in all): "
                              "generators do not extrapolate reliably; keep the parameters in that range or "
                              "allow extrapolation explicitly")
@@ -193,7 +199,7 @@ class Preprocessor:
         if self.scale_name is None:
             return np.ones(m)
         if self.scale_name not in params:
-            raise ValueError(f"parameter {self.scale_name!r} is missing (the histories scale with it)")
+            raise GeneratorError(f"parameter {self.scale_name!r} is missing (the histories scale with it)")
         return np.broadcast_to(np.asarray(params[self.scale_name], dtype=float).reshape(-1), (m,)).copy()
 
     def decode(self, z: np.ndarray, amplitude: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..kriging import KrigingMean
-from ._base import Generator
+from ._base import Generator, GeneratorError
 
 __all__ = ["KrigingGaussian", "PCAGaussian"]
 
@@ -113,7 +113,7 @@ class PCAGaussian(_GaussianGenerator):
         t0 = time.perf_counter()
         n, p = c.shape
         if n <= p + 1:
-            raise ValueError(f"pca-gaussian: {n} training samples cannot fit a linear mean in {p} parameters "
+            raise GeneratorError(f"pca-gaussian: {n} training samples cannot fit a linear mean in {p} parameters "
                              f"and estimate a residual covariance (need > {p + 1})")
         x = np.column_stack([c, np.ones(n)])
         coef, *_ = np.linalg.lstsq(x, z, rcond=None)
@@ -229,7 +229,7 @@ class KrigingGaussian(_GaussianGenerator):
     def _fit_local(self, z, c, inverse, counts) -> None:
         keep = np.flatnonzero(counts >= 2)
         if keep.size < self.config["local_points"]:
-            raise ValueError(f"covariance='local' needs at least local_points={self.config['local_points']} design "
+            raise GeneratorError(f"covariance='local' needs at least local_points={self.config['local_points']} design "
                              f"points with two or more replicates; the training data has {keep.size}: generate "
                              "replicates (--replicates) or use covariance='pooled'")
         blocks, conds = [], []
