@@ -160,7 +160,7 @@ def test_save_load_with_a_shared_gp(data, fresh_params, tmp_path):
 
 def test_make_generator_and_errors(fitted, fresh_params):
     gen = make_generator("kriging-gaussian")
-    assert isinstance(gen, KrigingGaussian) and gen.config["k_individual"] == 16
+    assert isinstance(gen, KrigingGaussian) and gen.config["k_individual"] == 64
     with pytest.raises(RuntimeError, match="not fitted"):
         gen.sample(fresh_params, 1, rng=np.random.default_rng(0))
     missing = {k: v for k, v in fresh_params.items() if k != "load_position"}
@@ -264,16 +264,18 @@ def _heteroscedastic(n_points: int, replicates: int, seed: int):
     return ds.assign(u_bc=(("sample", "time", "node", "component"), out, ds["u_bc"].attrs))
 
 
-def test_local_covariance_follows_a_parameter_dependent_residual(tmp_path):
+@pytest.mark.parametrize("kind", ["local", "resample"])
+def test_local_covariance_follows_a_parameter_dependent_residual(tmp_path, kind):
     """Residual scale 0.4 at load_position 0.1 and 1.6 at 0.9, so the truth's variance grows 16-fold
     between them: the total variance of 400 draws at each point against 400 fresh truths. The pooled
     Gaussian has one variance everywhere (growth 1; ratios to the truth 8.1 and 0.51); the local one
     (3 nearest of 200 points × 6 replicates, whose positions straddle each target) follows the
-    parameter (measured growth 8.3, ratios 1.35 and 0.70; required > 5 and within [0.5, 2])."""
+    parameter (measured growth 8.3, ratios 1.35 and 0.70; required > 5 and within [0.5, 2]), and so
+    does the resampled one, whose draws have the same covariance."""
     ds = _heteroscedastic(200, 6, seed=0)
     opts = {"validation_fraction": 0, "k_individual": 2, "n_restarts": 0}  # the mean is not what is tested
     pooled = make_generator("kriging-gaussian", **opts).fit(ds)
-    local = make_generator("kriging-gaussian", covariance="local", **opts).fit(ds)
+    local = make_generator("kriging-gaussian", covariance=kind, **opts).fit(ds)
     ratios = {}
     for pos in (0.1, 0.9):
         row = {"load_amplitude": np.ones(400), "load_duration": np.full(400, 0.5), "load_position": np.full(400, pos)}
@@ -292,6 +294,31 @@ def test_local_covariance_follows_a_parameter_dependent_residual(tmp_path):
     one = {"load_amplitude": [1.0], "load_duration": [0.5], "load_position": [0.3]}
     np.testing.assert_array_equal(back.sample(one, n=5, rng=np.random.default_rng(3))["u_bc"].values,
                                   local.sample(one, n=5, rng=np.random.default_rng(3))["u_bc"].values)
+
+
+def test_resample_draws_the_nearest_points_residuals_uniformly():
+    """covariance='resample': every draw is the kriging mean plus one of the N scaled replicate
+    residuals (3 or 4 per point) of the 3 design points nearest to c (to rounding), and each comes up equally often
+    (chi-square test of 6000 draws, p > 0.001: a 1-in-1000 false alarm for a correct sampler, and
+    fixed here by the seed; a sampler that weighted the points instead of the residuals, or skipped
+    the last residual of a point, fails it with p < 1e-10)."""
+    from scipy.spatial import cKDTree
+    from scipy.stats import chisquare
+
+    ds = _heteroscedastic(40, 4, seed=1)
+    ds = ds.isel(sample=~((ds["point"].values % 2 == 0) & (ds["replicate"].values == 3)))  # 3 or 4 replicates
+    gen = make_generator("kriging-gaussian", covariance="resample", validation_fraction=0, k_individual=2,
+                         n_restarts=0).fit(ds)
+    c = np.tile([[0.1, -0.3]], (6000, 1))
+    r = gen._sample(c, np.random.default_rng(4)) - gen.mean_coefficients(c)
+    _, near = cKDTree(gen.local_conditions).query(c[0], k=3)
+    atoms = np.concatenate([gen.local_residuals[gen.local_offsets[j]:gen.local_offsets[j + 1]] for j in near])
+    assert 9 <= atoms.shape[0] <= 12 and len({gen.local_offsets[j + 1] - gen.local_offsets[j] for j in near}) == 2
+    dist = np.abs(r[:, None, :] - atoms[None]).max(axis=2)  # (draws, atoms)
+    assert dist.min(axis=1).max() < 1e-12  # each draw is one atom, up to (mean + r) - mean rounding
+    assert np.partition(dist, 1, axis=1)[:, 1].min() > 1e-3  # and no other atom is near
+    counts = np.bincount(dist.argmin(axis=1), minlength=atoms.shape[0])
+    assert chisquare(counts).pvalue > 1e-3, counts
 
 
 def test_local_covariance_options_are_checked():

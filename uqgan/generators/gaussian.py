@@ -23,7 +23,9 @@ import numpy as np
 from ..kriging import KrigingMean
 from ._base import Generator, GeneratorError
 
-__all__ = ["KrigingGaussian", "PCAGaussian"]
+__all__ = ["COVARIANCES", "KrigingGaussian", "PCAGaussian"]
+
+COVARIANCES = ("pooled", "local", "resample")
 
 logger = logging.getLogger(__name__)
 
@@ -161,12 +163,25 @@ class KrigingGaussian(_GaussianGenerator):
     Measured on the default case (1600 training runs, registered): the zone's peak stress through
     the submodel at held-out points −11.4 % with 3 local points against −21.7 % pooled.
 
+    ``covariance="resample"`` draws one of those ``N`` scaled residuals itself, uniformly: a
+    residual bootstrap (Efron & Tibshirani 1993, §9.5) from the nearest design points. Its
+    covariance is the same ``Σ(c)``, but each draw is a real realisation of what the material field
+    did to a history, with its sharp, non-Gaussian features, rather than a Gaussian mixture of
+    ``N`` of them (which smooths the peaks and fattens the tails of quadratic QoIs). Measured on the
+    default case (held-out points, 800 + 400 training runs, registered): zone peak stress −7.8 %,
+    strain energy −0.3 % with a spread ratio 1.34, against −15.4 % and −8.0 % (spread ratio 1.57)
+    for the Gaussian ``local``. Each draw's residual law is discrete (``N`` atoms, 15 with 3 points
+    of 5 replicates); over a Monte Carlo of many parameter values the atoms change with ``c``.
+
     Parameters
     ----------
-    k_individual : leading POD coefficients with their own GP (the rest share one GP)
+    k_individual : leading POD coefficients with their own GP (the rest share one GP). 64 by default:
+        on the default case one shared GP for coefficients 16 and up smoothed their conditional
+        means, costing 1.7 points of zone peak stress at held-out points (−10.2 % against −8.5 %
+        with 64, the residuals held at the truth's); a GP on 160 points costs ~0.1 s
     n_restarts : extra random starts of each GP's marginal-likelihood optimiser
-    covariance : ``"pooled"`` (default) or ``"local"``
-    local_points : design points (with replicates) whose residuals make the local covariance (3)
+    covariance : ``"pooled"`` (default), ``"local"`` or ``"resample"``
+    local_points : design points (with replicates) whose residuals make the local law (3)
     **base : the shared options of :class:`~uqgan.generators.Generator` (``pod_energy``,
         ``max_modes``, ``validation_fraction``, ``seed``; ``seed`` also seeds the optimiser starts)
 
@@ -178,15 +193,15 @@ class KrigingGaussian(_GaussianGenerator):
 
     name = "kriging-gaussian"
 
-    def __init__(self, *, k_individual: int = 16, n_restarts: int = 2, covariance: str = "pooled",
+    def __init__(self, *, k_individual: int = 64, n_restarts: int = 2, covariance: str = "pooled",
                  local_points: int = 3, **base):
         super().__init__(**base)
         if k_individual < 0:
             raise ValueError(f"k_individual={k_individual}: must be >= 0 (0 puts every coefficient in one shared GP)")
         if n_restarts < 0:
             raise ValueError(f"n_restarts={n_restarts}: must be >= 0 (2 is the default)")
-        if covariance not in ("pooled", "local"):
-            raise ValueError(f"covariance={covariance!r}: must be 'pooled' or 'local'")
+        if covariance not in COVARIANCES:
+            raise ValueError(f"covariance={covariance!r}: must be one of {', '.join(map(repr, COVARIANCES))}")
         if isinstance(local_points, bool) or not isinstance(local_points, (int, np.integer)) or local_points < 1:
             raise ValueError(f"local_points={local_points!r}: must be an integer >= 1 (3 is the default)")
         self.config.update({"k_individual": k_individual, "n_restarts": n_restarts, "covariance": covariance,
@@ -217,7 +232,7 @@ class KrigingGaussian(_GaussianGenerator):
             resid = z - self.kriging.predict(c)
             cov = resid.T @ resid / z.shape[0]
         self._set_residual(cov)
-        if self.config.get("covariance", "pooled") == "local":
+        if self.config.get("covariance", "pooled") in ("local", "resample"):
             self._fit_local(z, c, inverse, counts)
         self.diagnostics = {"fit_seconds": time.perf_counter() - t0, "kriging_fit_seconds": t_mean,
                             "residual_dof": int(dof), "loo_rmse": self.kriging.loo_error().tolist(),
@@ -229,9 +244,10 @@ class KrigingGaussian(_GaussianGenerator):
     def _fit_local(self, z, c, inverse, counts) -> None:
         keep = np.flatnonzero(counts >= 2)
         if keep.size < self.config["local_points"]:
-            raise GeneratorError(f"covariance='local' needs at least local_points={self.config['local_points']} design "
-                             f"points with two or more replicates; the training data has {keep.size}: generate "
-                             "replicates (--replicates) or use covariance='pooled'")
+            kind, need = self.config["covariance"], self.config["local_points"]
+            raise GeneratorError(f"covariance={kind!r} needs at least local_points={need} design points with two or "
+                                 f"more replicates; the training data has {keep.size}: generate replicates "
+                                 "(--replicates) or use covariance='pooled'")
         blocks, conds = [], []
         for g in keep:
             rows = np.flatnonzero(inverse == g)
@@ -243,7 +259,8 @@ class KrigingGaussian(_GaussianGenerator):
         self.local_conditions = np.array(conds)
 
     def _sample(self, c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if self.config.get("covariance", "pooled") != "local":
+        kind = self.config.get("covariance", "pooled")
+        if kind == "pooled":
             return super()._sample(c, rng)
         from scipy.spatial import cKDTree
 
@@ -251,6 +268,16 @@ class KrigingGaussian(_GaussianGenerator):
         k = min(self.config["local_points"], self.local_conditions.shape[0])
         _, nearest = cKDTree(self.local_conditions).query(np.asarray(c, dtype=float), k=k)
         nearest = np.asarray(nearest).reshape(c.shape[0], k)
+        if kind == "resample":
+            # one residual per row, uniform over the N residuals of its k points: pick the point with
+            # probability n_j / N, then one of its n_j residuals
+            sizes = np.diff(self.local_offsets)[nearest]  # (m, k)
+            u = rng.random(c.shape[0]) * sizes.sum(axis=1)
+            slot = np.minimum((u[:, None] >= np.cumsum(sizes, axis=1)).sum(axis=1), k - 1)
+            rows = np.arange(c.shape[0])
+            before = np.cumsum(sizes, axis=1)[rows, slot] - sizes[rows, slot]
+            within = np.minimum(np.floor(u - before).astype(np.int64), sizes[rows, slot] - 1)
+            return mean + self.local_residuals[self.local_offsets[nearest[rows, slot]] + within]
         out = np.empty_like(mean)
         for i, pts in enumerate(nearest):  # rows with the same neighbours could share a matmul; cheap either way
             r = np.concatenate([self.local_residuals[self.local_offsets[j]:self.local_offsets[j + 1]] for j in pts])

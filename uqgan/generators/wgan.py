@@ -433,7 +433,7 @@ class WGANGP(KrigingGaussian):
 
         need(self.config["covariance"] == "pooled", "covariance", self.config["covariance"],
              f"{self.name} learns the residual's law itself on top of the pooled Gaussian: covariance='local' "
-             "is a kriging-gaussian option")
+             "and 'resample' are kriging-gaussian options")
 
         def pos_int(v) -> bool:
             return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
