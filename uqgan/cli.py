@@ -458,6 +458,11 @@ def generate_data(
         int, typer.Option(metavar="M", help="Write ParaView files of the first M runs to DATA_DIR/fields.")
     ] = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar with ETA.")] = True,
+    ranges: Annotated[list[str] | None, typer.Option(
+        "--range", metavar="NAME=LOW:HIGH",
+        help="Sample NAME over a sub-range of the case's (repeatable): an enrichment campaign where the "
+             "histories change fastest, e.g. load_position=0.45:0.75; train on it after the full campaign "
+             "(`uqgan train FULL_DIR ENRICH_DIR`).")] = None,
 ) -> None:
     """Run a full-model campaign and write the BC dataset; rerun the same command to resume it.
 
@@ -468,6 +473,10 @@ def generate_data(
 
     with _user_errors():
         case = load_case(case_file)
+        if ranges:
+            from .config import restrict_ranges
+
+            case = restrict_ranges(case, _parse_ranges(ranges))
         problems = []
         if samples < 1:
             problems.append(f"--samples={samples}: must be >= 1")
@@ -503,6 +512,23 @@ def generate_data(
         typer.echo(variance_summary_line(replicate_variance_report(open_dataset(out))))
     if report.failures:
         raise typer.Exit(EXIT_FAILED_SAMPLES)
+
+
+def _parse_ranges(items: list[str]) -> dict[str, tuple[float, float]]:
+    """``["name=low:high", ...]`` -> ``{name: (low, high)}``; ConfigError naming each bad item."""
+    out, problems = {}, []
+    for item in items:
+        name, _, rest = item.partition("=")
+        low, colon, high = rest.partition(":")
+        try:
+            if not (name and colon):
+                raise ValueError
+            out[name.strip()] = (float(low), float(high))
+        except ValueError:
+            problems.append(f"--range={item!r}: expected NAME=LOW:HIGH, e.g. load_position=0.45:0.75")
+    if problems:
+        raise ConfigError(problems)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -598,7 +624,9 @@ REGISTRATION_DEFAULT = "none"  # the plain pipeline; "arrival" pays where wavefr
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(metavar="DATA", help="Campaign directory or netCDF file in the BC schema.")],
+    data: Annotated[list[Path], typer.Argument(
+        metavar="DATA", help="Campaign directories or netCDF files in the BC schema: one, or a campaign over "
+                                "the case's full ranges followed by enrichment campaigns (`generate-data --range`).")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="MODEL_DIR", help="Where the model is saved.")],
     generator: Annotated[str, typer.Option(help="wgan-gp, wgan-clip, kriging-gaussian or pca-gaussian.")] = "wgan-gp",
     steps: Annotated[
@@ -612,8 +640,9 @@ def train(
     ] = REGISTRATION_DEFAULT,
     pod_energy: Annotated[float, typer.Option(help="Fraction of the histories' variance the POD keeps.")] = 0.999,
     covariance: Annotated[str, typer.Option(
-        help="kriging-gaussian's residual covariance: pooled (one for all parameters) or local (from the 3 "
-             "nearest design points, so it follows the parameters).")] = "pooled",
+        help="kriging-gaussian's residual law: pooled (one Gaussian for all parameters), local (a Gaussian "
+             "from the 3 nearest design points' replicates, so it follows the parameters) or resample (one of "
+             "those replicates' actual residuals: keeps their sharp features).")] = "pooled",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training from its last checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a model already in MODEL_DIR.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -633,18 +662,18 @@ def train(
             problems.append(f"--registration={registration!r}: must be arrival or none")
         if not 0 < pod_energy <= 1:
             problems.append(f"--pod-energy={pod_energy}: must lie in (0, 1], e.g. 0.999")
-        if covariance not in ("pooled", "local"):
-            problems.append(f"--covariance={covariance!r}: must be pooled or local")
-        elif covariance == "local" and generator != "kriging-gaussian":
-            problems.append(f"--covariance=local: only kriging-gaussian has it (got --generator={generator})")
+        if covariance not in ("pooled", "local", "resample"):
+            problems.append(f"--covariance={covariance!r}: must be pooled, local or resample")
+        elif covariance != "pooled" and generator != "kriging-gaussian":
+            problems.append(f"--covariance={covariance}: only kriging-gaussian has it (got --generator={generator})")
         if (out / "config.json").exists() and not (resume or force):
             problems.append(f"--out={out} already holds a model: pass --resume to continue it or --force to replace it")
         if problems:
             raise ConfigError(problems)
-        from .dataset import open_dataset
+        from .dataset import open_datasets
         from .generators import make_generator
 
-        ds = open_dataset(data)
+        ds = open_datasets(data)
         adversarial = generator.startswith("wgan")
         if force and not resume and out.exists():
             import shutil

@@ -41,6 +41,7 @@ __all__ = [
     "case_to_toml",
     "default_case",
     "load_case",
+    "restrict_ranges",
     "write_case",
 ]
 
@@ -392,6 +393,37 @@ def case_from_toml(text: str, *, source: str | None = None) -> CaseConfig:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError([f"not valid TOML: {err}"], source) from None
     return case_from_dict(data, source=source)
+
+
+def restrict_ranges(case: CaseConfig, ranges: dict[str, tuple[float, float]]) -> CaseConfig:
+    """The case with some parameters' ranges narrowed to sub-ranges of its own, e.g. for an
+    enrichment campaign where the histories change fastest (combine it with a campaign over the
+    full ranges for training: :func:`uqgan.dataset.combine_datasets`). A nominal value outside
+    the new range falls back to its midpoint.
+
+    Raises
+    ------
+    ConfigError naming each parameter that is unknown, or whose range is reversed or leaves the case's.
+    """
+    problems = []
+    data = case.model_dump()
+    for name, (low, high) in ranges.items():
+        where = f"parameters.{name}"
+        if name not in data["parameters"]:
+            problems.append(f"{where}: unknown parameter (the case has {', '.join(data['parameters'])})")
+            continue
+        old = getattr(case.parameters, name)
+        if not (math.isfinite(low) and math.isfinite(high)) or high < low:
+            problems.append(f"{where}: range [{low:g}, {high:g}] must be finite with low <= high")
+        elif low < old.low or high > old.high:
+            problems.append(f"{where}: range [{low:g}, {high:g}] leaves the case's [{old.low:g}, {old.high:g}]; "
+                            "an enrichment campaign samples inside the case's ranges")
+        else:
+            nominal = old.nominal if old.nominal is not None and low <= old.nominal <= high else None
+            data["parameters"][name] = {"low": float(low), "high": float(high), "nominal": nominal}
+    if problems:
+        raise ConfigError(problems)
+    return case_from_dict(data)
 
 
 def load_case(path: str | Path) -> CaseConfig:

@@ -36,7 +36,9 @@ from .qoi import QOI_SPECS
 __all__ = [
     "SCHEMA_VERSION",
     "DatasetError",
+    "combine_datasets",
     "open_dataset",
+    "open_datasets",
     "read_parameters",
     "sample_dataset",
     "variables_with_role",
@@ -212,6 +214,93 @@ def open_dataset(path: str | Path):
                    combine_attrs="override", join="exact")
     validate_dataset(ds, source=str(path))
     return ds
+
+
+def open_datasets(paths) -> Any:
+    """One dataset from one or several campaigns (:func:`open_dataset` each, then
+    :func:`combine_datasets`); a single path gives :func:`open_dataset`'s result unchanged."""
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if not paths:
+        raise DatasetError("no dataset given: name at least one campaign directory or netCDF file")
+    parts = [open_dataset(p) for p in paths]
+    return parts[0] if len(parts) == 1 else combine_datasets(parts, sources=[str(p) for p in paths])
+
+
+def combine_datasets(datasets, *, sources=None):
+    """Several campaigns of one case as one dataset, e.g. a campaign over the case's full parameter
+    ranges plus an enrichment campaign over the sub-range where the histories change fastest.
+
+    The first dataset sets the parameter ranges (its ``case_toml``, kept in the result's attrs, is
+    what generators map the parameters with), so it must be the one over the widest ranges. The
+    others must come from the same case up to the ``[parameters]`` ranges (same geometry, zone,
+    material, random field, load and time grid) and lie inside the first's ranges. Design points
+    keep their replicates together: each dataset's ``point`` ids are offset past the previous ones;
+    ``sample`` is renumbered; a ``campaign`` coordinate along ``sample`` says where each run came from,
+    and the attribute ``sources_json`` lists the sources with their seeds and provenance.
+
+    Raises
+    ------
+    DatasetError naming the dataset and what differs.
+    """
+    import json
+
+    import xarray as xr
+
+    from .config import case_from_toml
+
+    datasets = list(datasets)
+    sources = [f"dataset {i}" for i in range(len(datasets))] if sources is None else list(sources)
+    if len(sources) != len(datasets):
+        raise ValueError(f"{len(sources)} sources for {len(datasets)} datasets")
+    first = datasets[0]
+    params = variables_with_role(first, "parameter")
+    cases = [case_from_toml(d.attrs["case_toml"]) if "case_toml" in d.attrs else None for d in datasets]
+    problems = []
+    for k in range(1, len(datasets)):
+        d, name = datasets[k], sources[k]
+        if variables_with_role(d, "parameter") != params:
+            problems.append(f"{name} has parameters {variables_with_role(d, 'parameter')}, {sources[0]} has {params}")
+            continue
+        if (cases[0] is None) != (cases[k] is None):
+            problems.append(f"{name} and {sources[0]}: only one says which case made it (attribute case_toml)")
+        elif cases[0] is not None:
+            a, b = cases[0].model_dump(), cases[k].model_dump()
+            differ = sorted(key for key in a.keys() | b.keys() if key != "parameters" and a.get(key) != b.get(key))
+            if differ:
+                problems.append(f"{name} comes from another case than {sources[0]}: [{'], ['.join(differ)}] differ "
+                                "(only the [parameters] ranges may)")
+            for p in params:
+                lo0, hi0 = getattr(cases[0].parameters, p).low, getattr(cases[0].parameters, p).high
+                lo, hi = getattr(cases[k].parameters, p).low, getattr(cases[k].parameters, p).high
+                if lo < lo0 or hi > hi0:
+                    problems.append(f"{name} covers {p} over [{lo:g}, {hi:g}], beyond {sources[0]}'s "
+                                    f"[{lo0:g}, {hi0:g}]: list the campaign over the widest ranges first")
+        for coord in ("time", "node_x", "node_y", "component"):
+            a, b = d[coord].values, first[coord].values
+            same = a.shape == b.shape and (np.array_equal(a, b) if coord == "component" else
+                                           np.allclose(a, b, rtol=1e-9, atol=0))
+            if not same:
+                problems.append(f"{name}'s {coord} differs from {sources[0]}'s: the histories must share one grid")
+    if problems:
+        raise DatasetError("cannot combine the datasets: " + "; ".join(problems))
+    parts, offset, info = [], 0, []
+    for k, (d, name) in enumerate(zip(datasets, sources, strict=True)):
+        pts = d["point"].values if "point" in d.coords else np.arange(d.sizes["sample"])
+        d = d.drop_vars([v for v in ("point", "campaign") if v in d.coords])
+        d = d.assign_coords(point=("sample", pts - pts.min() + offset), campaign=("sample", np.full(pts.size, k)))
+        d = d.assign_coords(sample=np.arange(d.sizes["sample"]))  # renumbered below
+        offset += int(pts.max() - pts.min()) + 1
+        parts.append(d)
+        info.append({"source": name, "samples": int(d.sizes["sample"]), "points": int(np.unique(pts).size),
+                     **{a: d.attrs[a] for a in ("seed", "created_utc", "git_sha", "design_json") if a in d.attrs}})
+    out = xr.concat(parts, dim="sample", data_vars="all", coords="different", compat="equals",
+                    combine_attrs="override", join="override")
+    out = out.assign_coords(sample=np.arange(out.sizes["sample"]))
+    out["campaign"].attrs["long_name"] = "index of the source campaign in attribute sources_json"
+    out.attrs["sources_json"] = json.dumps(info, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    logger.info("combined %d datasets: %s", len(parts), ", ".join(f"{i['source']} ({i['samples']} runs)" for i in info))
+    validate_dataset(out, source="combined dataset")
+    return out
 
 
 def read_parameters(path: str | Path) -> dict[str, np.ndarray]:
