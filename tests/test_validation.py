@@ -67,3 +67,44 @@ def test_variance_reduction_is_reported():
     red = combined_estimates(qoi_ds(y), qoi_ds(cheap), qoi_ds(extra))["mfmc_variance_reduction"].values
     # rho ~ 0.99 and M/(N+M) ~ 0.97: Var reduces by 1/(1 - rho^2 M/(N+M)) ~ 20-30x
     assert np.all(red > 10)
+
+
+def _validation(m_ref, sd_ref, n_ref, m_est, sd_est, n_est):
+    """A compare_with_reference-shaped dataset with CLT intervals (z = 1.96) from given moments."""
+    z = 1.959963984540054
+    qois = [f"qoi_{s.name}" for s in QOI_SPECS]
+
+    def block(m, sd, n):
+        hw = z * sd / np.sqrt(n)
+        arr = np.array([[[m, m - hw, m + hw], [sd, sd, sd]]] * len(qois))
+        return (("qoi", "statistic", "bound"), arr)
+
+    return xr.Dataset({"reference": block(m_ref, sd_ref, n_ref), "estimate": block(m_est, sd_est, n_est)},
+                      coords={"qoi": qois, "statistic": ["mean", "std"], "bound": ["value", "lower", "upper"]},
+                      attrs={"confidence_level": 0.95})
+
+
+def test_equal_accuracy_known_answers():
+    """Reference mean 1, sd 0.5 (256 runs); cheap mean 0.9, sd 0.5 (4096 samples); cost ratio 45.
+    Bias b = -0.1. Saving at target h: 45 (1 - 0.1/h)²: 0 at h = 0.05 (coarser than the bias only
+    from h > 0.1), 45/4 = 11.25 at 0.2, 45 · 0.64 = 28.8 at 0.5. 20x needs 1 - 0.1/h = √(20/45) = 2/3,
+    h = 0.3, where a full-model MC needs (1.96 · 0.5 / 0.3)² = 10.67 runs. The bias's standard error:
+    √(se_c² + 0.9² se_f²) = √(0.5²/4096 + 0.81 · 0.5²/256) = 0.02919; conservative bound
+    0.1 + 1.96 · 0.02919 = 0.1572, 20x at h = 0.4716."""
+    from uqgan.montecarlo import equal_accuracy
+
+    out = equal_accuracy(_validation(1.0, 0.5, 256, 0.9, 0.5, 4096), cost_ratio=45.0, targets=(0.05, 0.2, 0.5))
+    q = out.sel(qoi="qoi_peak_von_mises")
+    np.testing.assert_allclose(q["relative_bias"], -0.1, rtol=1e-12)
+    np.testing.assert_allclose(q["saving"], [0.0, 11.25, 28.8], rtol=1e-12)
+    np.testing.assert_allclose(q["target_for_speedup"], 0.3, rtol=1e-12)
+    np.testing.assert_allclose(q["full_runs_at_that_target"], (1.959963984540054 * 0.5 / 0.3) ** 2, rtol=1e-12)
+    np.testing.assert_allclose(q["relative_bias_se"], 0.029190, rtol=1e-4)
+    np.testing.assert_allclose(q["bias_bound"], 0.1 + 1.959963984540054 * q["relative_bias_se"], rtol=1e-12)
+    np.testing.assert_allclose(q["target_for_speedup_conservative"], 3 * float(q["bias_bound"]), rtol=1e-12)
+    assert np.all(q["saving_conservative"] <= q["saving"])
+    # an unbiased chain saves the full cost ratio at any target; one that cannot reach 20x says inf
+    np.testing.assert_allclose(equal_accuracy(_validation(1, 0.5, 256, 1, 0.5, 10**8), cost_ratio=45.0,
+                                              targets=(0.01,))["saving"], 45.0, rtol=1e-12)
+    slow = equal_accuracy(_validation(1, 0.5, 256, 0.9, 0.5, 4096), cost_ratio=15.0)
+    assert np.all(np.isinf(slow["target_for_speedup"]))

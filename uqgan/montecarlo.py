@@ -20,8 +20,8 @@ from . import __version__
 from .config import CaseConfig, case_from_toml, case_to_toml
 from .qoi import QOI_SPECS
 
-__all__ = ["MonteCarloError", "combined_estimates", "compare_with_reference", "paired_cheap_qois", "qoi_statistics",
-           "run_montecarlo"]
+__all__ = ["MonteCarloError", "combined_estimates", "compare_with_reference", "equal_accuracy", "paired_cheap_qois",
+           "qoi_statistics", "run_montecarlo"]
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +274,82 @@ def compare_with_reference(samples, reference, *, level: float = 0.95):
     out.attrs.update({"confidence_level": level, "n_reference": int(reference.sizes["sample"]),
                       "n_estimate": int(samples.sizes["sample"])})
     return out
+
+
+def equal_accuracy(validation, *, cost_ratio: float, targets=(0.02, 0.05, 0.1, 0.2, 0.5), speedup: float = 20.0):
+    """What the cheap chain saves at equal accuracy of each QoI's mean, from a validation against
+    full-model references (:func:`compare_with_reference`).
+
+    A full-model Monte Carlo reaches a relative CI half-width ``h`` (at the validation's level, z)
+    with ``N_f = (z v_f / h)²`` runs, ``v_f`` the QoI's coefficient of variation (``v_c`` the cheap
+    chain's standard deviation over the same full-model mean). The cheap chain
+    carries a relative bias ``b``; its error is at most ``|b| + z v_c / √N_c``, so it reaches ``h``
+    only if ``h > |b|``, with ``N_c = (z v_c / (h − |b|))²`` samples, and the saving at equal
+    accuracy is ``cost_ratio · N_f / N_c = cost_ratio (v_f / v_c)² (1 − |b| / h)²``. It tends to
+    ``cost_ratio`` for coarse targets and vanishes at ``h = |b|``: a biased chain is only cheaper for
+    targets coarser than its bias. ``b`` is measured against the reference, with a standard error
+    from both CIs; the conservative saving uses the upper end of ``|b|``'s interval, ``|b| + z se``.
+
+    Parameters
+    ----------
+    validation : :func:`compare_with_reference`'s dataset (``mean`` and ``std`` statistics)
+    cost_ratio : full-model cost per sample / cheap-chain cost per sample (the benchmark's "cheaper")
+    targets : relative CI half-widths of the mean at which to compare
+    speedup : the saving to solve for: ``target_for_speedup`` is the finest target (smallest ``h``)
+        at which the cheap chain is at least this many times cheaper
+
+    Returns
+    -------
+    xarray.Dataset over ``qoi`` (``relative_bias``, ``relative_bias_se``, ``bias_bound``,
+    ``target_for_speedup`` and ``_conservative``, ``full_runs_at_that_target`` and ``_conservative``)
+    and (``qoi``, ``target``) (``full_runs``, ``saving``, ``saving_conservative``; 0 where the chain
+    cannot reach the target).
+    """
+    import xarray as xr
+    from scipy import stats
+
+    level = float(validation.attrs.get("confidence_level", 0.95))
+    z = stats.norm.ppf(0.5 + level / 2)
+    ref, est = validation["reference"], validation["estimate"]
+
+    def value(e, stat):
+        return e.sel(statistic=stat, bound="value").values
+
+    def se(e):
+        m = e.sel(statistic="mean")
+        return (m.sel(bound="upper") - m.sel(bound="lower")).values / (2 * z)
+
+    m_f, m_c = value(ref, "mean"), value(est, "mean")
+    v_f, v_c = value(ref, "std") / np.abs(m_f), value(est, "std") / np.abs(m_f)  # errors relative to the truth
+    b = m_c / m_f - 1
+    b_se = np.sqrt(se(est) ** 2 + (m_c / m_f) ** 2 * se(ref) ** 2) / np.abs(m_f)  # delta method for a ratio
+    bound = np.abs(b) + z * b_se
+    h = np.asarray(targets, dtype=float)[None, :]
+
+    def saving(bias):
+        frac = np.clip(1 - bias[:, None] / h, 0, None)
+        return cost_ratio * (v_f / v_c)[:, None] ** 2 * frac**2
+
+    def finest(bias):  # cost_ratio (v_f/v_c)² (1 − |b|/h)² = speedup  ->  h = |b| / (1 − s)
+        s_ = np.sqrt(speedup / (cost_ratio * (v_f / v_c) ** 2))
+        return np.where(s_ < 1, bias / np.where(s_ < 1, 1 - s_, 1), np.inf)
+
+    h_pt, h_cons = finest(np.abs(b)), finest(bound)
+    with np.errstate(divide="ignore"):  # an unbiased chain saves the speedup at any target: infinitely many runs
+        runs_pt, runs_cons = (z * v_f / h_pt) ** 2, (z * v_f / h_cons) ** 2
+    ds = xr.Dataset(
+        {"relative_bias": ("qoi", b), "relative_bias_se": ("qoi", b_se), "bias_bound": ("qoi", bound),
+         "full_runs": (("qoi", "target"), (z * v_f[:, None] / h) ** 2),
+         "saving": (("qoi", "target"), saving(np.abs(b))),
+         "saving_conservative": (("qoi", "target"), saving(bound)),
+         "target_for_speedup": ("qoi", h_pt), "target_for_speedup_conservative": ("qoi", h_cons),
+         "full_runs_at_that_target": ("qoi", runs_pt), "full_runs_at_that_target_conservative": ("qoi", runs_cons)},
+        coords={"qoi": validation["qoi"].values, "target": h[0]})
+    ds["target"].attrs["long_name"] = "relative CI half-width of the mean"
+    ds.attrs.update({"cost_ratio": float(cost_ratio), "speedup": float(speedup), "confidence_level": level,
+                     "description": "saving of the cheap chain over a full-model Monte Carlo at equal accuracy of "
+                                    "the mean (see uqgan.montecarlo.equal_accuracy)"})
+    return ds
 
 
 def paired_cheap_qois(case: CaseConfig, model_dir, reference, *, seed: int = 0, batch: int = 256):
