@@ -110,6 +110,22 @@ def test_kriging_arrays_round_trip(smooth_kriging):
     np.testing.assert_array_equal(back.loo_error(), km.loo_error())
 
 
+def test_length_scales_weight_the_individual_gps_by_their_variance():
+    """Two individual GPs: z0 = 3 sin(4 c0) (variance ~4.5, short in c0, flat in c1) and
+    z1 = 0.1 sin(4 c1) (variance ~0.005, the other way round). The combined length scales are the
+    fitted ones' geometric mean weighted by the variance of the point means, so they follow z0's:
+    c0 short, c1 long. Checked against the formula from the fitted theta, and the ordering."""
+    rng = np.random.default_rng(3)
+    c = rng.uniform(-1, 1, (60, 2))
+    z = np.column_stack([3 * np.sin(4 * c[:, 0]), 0.1 * np.sin(4 * c[:, 1])]) + 0.01 * rng.standard_normal((60, 2))
+    km = KrigingMean(k_individual=2, n_restarts_optimizer=0, seed=0).fit(z, c, np.arange(60))
+    logl = km.theta[:, 1:3]
+    w = km.y_std**2
+    np.testing.assert_allclose(km.length_scales(), np.exp(w @ logl / w.sum()), rtol=1e-12)
+    ell = km.length_scales()
+    assert ell[0] < 1 and ell[1] > 3 * ell[0], ell  # z0's own: c0 matters, c1 barely
+
+
 def test_kriging_input_errors():
     with pytest.raises(ValueError, match="vary"):
         KrigingMean().fit(np.zeros((4, 2)), np.array([[0.0], [0.1], [0.5], [0.5]]), np.array([0, 0, 1, 1]))
@@ -298,10 +314,10 @@ def test_local_covariance_follows_a_parameter_dependent_residual(tmp_path, kind)
 
 def test_resample_draws_the_nearest_points_residuals_uniformly():
     """covariance='resample': every draw is the kriging mean plus one of the N scaled replicate
-    residuals (3 or 4 per point) of the 3 design points nearest to c (to rounding), and each comes up equally often
-    (chi-square test of 6000 draws, p > 0.001: a 1-in-1000 false alarm for a correct sampler, and
-    fixed here by the seed; a sampler that weighted the points instead of the residuals, or skipped
-    the last residual of a point, fails it with p < 1e-10)."""
+    residuals (3 or 4 per point) of the 3 design points nearest to c (distances in c / ℓ), to
+    rounding, and each comes up equally often (chi-square test of 6000 draws, p > 0.001: a 1-in-1000
+    false alarm for a correct sampler, and fixed here by the seed; a sampler that weighted the points
+    instead of the residuals, or skipped the last residual of a point, fails it with p < 1e-10)."""
     from scipy.spatial import cKDTree
     from scipy.stats import chisquare
 
@@ -311,7 +327,8 @@ def test_resample_draws_the_nearest_points_residuals_uniformly():
                          n_restarts=0).fit(ds)
     c = np.tile([[0.1, -0.3]], (6000, 1))
     r = gen._sample(c, np.random.default_rng(4)) - gen.mean_coefficients(c)
-    _, near = cKDTree(gen.local_conditions).query(c[0], k=3)
+    ell = gen.local_length_scales
+    _, near = cKDTree(gen.local_conditions / ell).query(c[0] / ell, k=3)  # nearest on the kriging's scales
     atoms = np.concatenate([gen.local_residuals[gen.local_offsets[j]:gen.local_offsets[j + 1]] for j in near])
     assert 9 <= atoms.shape[0] <= 12 and len({gen.local_offsets[j + 1] - gen.local_offsets[j] for j in near}) == 2
     dist = np.abs(r[:, None, :] - atoms[None]).max(axis=2)  # (draws, atoms)

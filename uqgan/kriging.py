@@ -194,6 +194,20 @@ class KrigingMean:
             out[:, cols] = (kernel(c, self.x_train) @ self.alpha[:, cols]) * self.y_std[cols] + self.y_mean[cols]
         return out
 
+    def length_scales(self) -> np.ndarray:
+        """One RBF length scale per parameter ``(p,)`` for the whole output: the geometric mean of the
+        individual GPs' length scales, weighted by the variance of the design-point means each GP
+        predicts (the shared GP's alone when ``k_individual`` is 0). The scale on which the
+        parameters change the output: distances in ``c / ℓ`` compare parameters of unequal effect."""
+        self._check_fitted()
+        p = self.x_train.shape[1]
+        logl = self.theta[:, 1:1 + p]
+        n_gp = logl.shape[0]
+        gps = np.arange(min(self.k_individual, n_gp)) if self.k_individual > 0 else np.arange(n_gp)
+        w = np.array([np.sum(self.y_std[self.group == g] ** 2) for g in gps])
+        w = np.ones(gps.size) if not np.all(np.isfinite(w)) or w.sum() <= 0 else w
+        return np.exp(w @ logl[gps] / w.sum())
+
     def loo_residuals(self) -> np.ndarray:
         """Leave-one-point-out residuals ``(n_points, k)`` of the design-point means, in output units.
 

@@ -156,7 +156,10 @@ class KrigingGaussian(_GaussianGenerator):
     is logged: it then also holds the kriging error).
 
     ``covariance="local"`` replaces the one pooled ``Σ`` by the within-point covariance of the
-    ``local_points`` design points nearest to ``c`` (in the [-1, 1] parameter space): with ``r`` the
+    ``local_points`` design points nearest to ``c`` (distance in ``c / ℓ``, ``ℓ`` the kriging mean's
+    length scales, :meth:`~uqgan.kriging.KrigingMean.length_scales`: the neighbours are those whose
+    histories the parameters make alike, so on the default case a point 0.1 away in position is as
+    far as one 1.5 away in duration): with ``r`` the
     replicate residuals of those points, each scaled by ``√(n_p / (n_p − 1))`` so that
     ``E[r rᵀ] = Σ(c)``, a sample is ``z = m(c) + Σ_i ε_i r_i / √N`` (``N`` residuals, ε ~ N(0, I)),
     a Gaussian with covariance ``Σ_i r_i r_iᵀ / N``. The residual law then follows the parameters.
@@ -210,6 +213,7 @@ class KrigingGaussian(_GaussianGenerator):
         self.local_residuals: np.ndarray | None = None  # (N, k) scaled replicate residuals, grouped by point
         self.local_offsets: np.ndarray | None = None  # (P + 1,) rows of each point's residuals
         self.local_conditions: np.ndarray | None = None  # (P, p) the points' conditioning
+        self.local_length_scales: np.ndarray | None = None  # (p,) the neighbour metric: c / ℓ
 
     def _fit(self, z, c, points, *, validation=None) -> None:
         t0 = time.perf_counter()
@@ -257,6 +261,7 @@ class KrigingGaussian(_GaussianGenerator):
         self.local_residuals = np.concatenate(blocks)
         self.local_offsets = np.concatenate([[0], np.cumsum([b.shape[0] for b in blocks])])
         self.local_conditions = np.array(conds)
+        self.local_length_scales = self.kriging.length_scales()
 
     def _sample(self, c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         kind = self.config.get("covariance", "pooled")
@@ -266,7 +271,8 @@ class KrigingGaussian(_GaussianGenerator):
 
         mean = self.mean_coefficients(c)
         k = min(self.config["local_points"], self.local_conditions.shape[0])
-        _, nearest = cKDTree(self.local_conditions).query(np.asarray(c, dtype=float), k=k)
+        ell = np.ones(c.shape[1]) if self.local_length_scales is None else self.local_length_scales
+        _, nearest = cKDTree(self.local_conditions / ell).query(np.asarray(c, dtype=float) / ell, k=k)
         nearest = np.asarray(nearest).reshape(c.shape[0], k)
         if kind == "resample":
             # one residual per row, uniform over the N residuals of its k points: pick the point with
@@ -293,7 +299,7 @@ class KrigingGaussian(_GaussianGenerator):
     def _state(self) -> dict[str, np.ndarray]:
         local = {} if self.local_residuals is None else {
             "local_residuals": self.local_residuals, "local_offsets": self.local_offsets,
-            "local_conditions": self.local_conditions}
+            "local_conditions": self.local_conditions, "local_length_scales": self.local_length_scales}
         return {**self.kriging.to_arrays(), "residual_covariance": self.residual_covariance,
                 "residual_cholesky": self.residual_cholesky, **local}
 
@@ -306,4 +312,5 @@ class KrigingGaussian(_GaussianGenerator):
         if "local_residuals" in arrays:
             self.local_residuals, self.local_offsets = arrays["local_residuals"], arrays["local_offsets"]
             self.local_conditions = arrays["local_conditions"]
+            self.local_length_scales = arrays.get("local_length_scales")  # absent in models saved before it
         self.diagnostics = meta.get("diagnostics", {})
