@@ -312,9 +312,25 @@ def test_local_covariance_follows_a_parameter_dependent_residual(tmp_path, kind)
                                   local.sample(one, n=5, rng=np.random.default_rng(3))["u_bc"].values)
 
 
+def test_kriging_resample_is_the_resampling_kriging_under_its_own_name(tmp_path):
+    ds = _heteroscedastic(12, 3, seed=2)
+    opts = {"validation_fraction": 0, "k_individual": 2, "n_restarts": 0, "seed": 5}
+    named = make_generator("kriging-resample", **opts).fit(ds)
+    option = make_generator("kriging-gaussian", covariance="resample", **opts).fit(ds)
+    one = {"load_amplitude": [1.0], "load_duration": [0.5], "load_position": [0.3]}
+    draw = named.sample(one, n=4, rng=np.random.default_rng(0))["u_bc"].values
+    np.testing.assert_array_equal(draw, option.sample(one, n=4, rng=np.random.default_rng(0))["u_bc"].values)
+    named.save(tmp_path / "m")
+    back = Generator.load(tmp_path / "m")
+    assert back.name == "kriging-resample"
+    np.testing.assert_array_equal(back.sample(one, n=4, rng=np.random.default_rng(0))["u_bc"].values, draw)
+    with pytest.raises(ValueError, match="kriging-resample always resamples"):
+        make_generator("kriging-resample", covariance="pooled")
+
+
 def test_resample_draws_the_nearest_points_residuals_uniformly():
-    """covariance='resample': every draw is the kriging mean plus one of the N scaled replicate
-    residuals (3 or 4 per point) of the 3 design points nearest to c (distances in c / ℓ), to
+    """covariance='resample': every draw is the kriging mean plus one of the N deviations z_j − m(c_j)
+    of the runs (3 or 4 per point) of the 3 design points nearest to c (distances in c / ℓ), to
     rounding, and each comes up equally often (chi-square test of 6000 draws, p > 0.001: a 1-in-1000
     false alarm for a correct sampler, and fixed here by the seed; a sampler that weighted the points
     instead of the residuals, or skipped the last residual of a point, fails it with p < 1e-10)."""
@@ -331,6 +347,11 @@ def test_resample_draws_the_nearest_points_residuals_uniformly():
     _, near = cKDTree(gen.local_conditions / ell).query(c[0] / ell, k=3)  # nearest on the kriging's scales
     atoms = np.concatenate([gen.local_residuals[gen.local_offsets[j]:gen.local_offsets[j + 1]] for j in near])
     assert 9 <= atoms.shape[0] <= 12 and len({gen.local_offsets[j + 1] - gen.local_offsets[j] for j in near}) == 2
+    # the atoms are the training runs' deviations from the kriging mean at their own parameters
+    z = gen.prep.coefficients(ds)
+    cz = gen.prep.condition({n: ds[n].values for n in gen.prep.parameter_names})
+    np.testing.assert_allclose(np.sort(gen.local_residuals, axis=0),
+                               np.sort(z - gen.mean_coefficients(cz), axis=0), rtol=0, atol=1e-12)
     dist = np.abs(r[:, None, :] - atoms[None]).max(axis=2)  # (draws, atoms)
     assert dist.min(axis=1).max() < 1e-12  # each draw is one atom, up to (mean + r) - mean rounding
     assert np.partition(dist, 1, axis=1)[:, 1].min() > 1e-3  # and no other atom is near
@@ -346,3 +367,7 @@ def test_local_covariance_options_are_checked():
     ds = _heteroscedastic(6, 1, seed=0)  # no replicates: no local residuals
     with pytest.raises(ValueError, match="needs at least local_points=3 design points with two or more"):
         make_generator("kriging-gaussian", covariance="local", validation_fraction=0).fit(ds)
+    # resampling deviations from the kriging mean needs no replicates, only enough points
+    make_generator("kriging-gaussian", covariance="resample", validation_fraction=0, k_individual=2).fit(ds)
+    with pytest.raises(ValueError, match=r"'resample' needs at least local_points=8 design points; .* has 6"):
+        make_generator("kriging-gaussian", covariance="resample", local_points=8, validation_fraction=0).fit(ds)

@@ -616,7 +616,7 @@ def submodel(
 # ------------------------------------------------------------------------------------------------
 # train, sample, evaluate
 
-_GENERATORS = ("wgan-gp", "wgan-clip", "kriging-gaussian", "pca-gaussian")
+_GENERATORS = ("wgan-gp", "wgan-clip", "kriging-gaussian", "kriging-resample", "pca-gaussian")
 
 
 REGISTRATION_DEFAULT = "none"  # the plain pipeline; "arrival" pays where wavefronts arrive at random times
@@ -628,7 +628,8 @@ def train(
         metavar="DATA", help="Campaign directories or netCDF files in the BC schema: one, or a campaign over "
                                 "the case's full ranges followed by enrichment campaigns (`generate-data --range`).")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="MODEL_DIR", help="Where the model is saved.")],
-    generator: Annotated[str, typer.Option(help="wgan-gp, wgan-clip, kriging-gaussian or pca-gaussian.")] = "wgan-gp",
+    generator: Annotated[str, typer.Option(
+        help="wgan-gp, wgan-clip, kriging-gaussian, kriging-resample or pca-gaussian.")] = "wgan-gp",
     steps: Annotated[
         int | None, typer.Option(help="Generator steps of the adversarial training (wgan-*; default 2000).")
     ] = None,
@@ -640,9 +641,9 @@ def train(
     ] = REGISTRATION_DEFAULT,
     pod_energy: Annotated[float, typer.Option(help="Fraction of the histories' variance the POD keeps.")] = 0.999,
     covariance: Annotated[str, typer.Option(
-        help="kriging-gaussian's residual law: pooled (one Gaussian for all parameters), local (a Gaussian "
-             "from the 3 nearest design points' replicates, so it follows the parameters) or resample (one of "
-             "those replicates' actual residuals: keeps their sharp features).")] = "pooled",
+        help="kriging-gaussian's residual law: pooled (one Gaussian for all parameters) or local (a Gaussian "
+             "from the 3 nearest design points' replicates, so it follows the parameters); for resampled "
+             "training runs use --generator kriging-resample.")] = "pooled",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training from its last checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a model already in MODEL_DIR.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -662,8 +663,9 @@ def train(
             problems.append(f"--registration={registration!r}: must be arrival or none")
         if not 0 < pod_energy <= 1:
             problems.append(f"--pod-energy={pod_energy}: must lie in (0, 1], e.g. 0.999")
-        if covariance not in ("pooled", "local", "resample"):
-            problems.append(f"--covariance={covariance!r}: must be pooled, local or resample")
+        if covariance not in ("pooled", "local"):
+            problems.append(f"--covariance={covariance!r}: must be pooled or local"
+                            + (" (resampling is --generator kriging-resample)" if covariance == "resample" else ""))
         elif covariance != "pooled" and generator != "kriging-gaussian":
             problems.append(f"--covariance={covariance}: only kriging-gaussian has it (got --generator={generator})")
         if (out / "config.json").exists() and not (resume or force):

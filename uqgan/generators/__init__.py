@@ -5,6 +5,8 @@
                           residual with full covariance (the classical Karhunen–Loève approach)
 ``kriging-gaussian``      Gaussian-process (kriging) mean over the parameters + residual
                           covariance pooled from the replicates
+``kriging-resample``      the same kriging mean + a training run's deviation from it, drawn
+                          from the design points nearest to the parameters (not Gaussian)
 ``wgan-gp``               kriging mean + Gaussian residual + a conditional WGAN-GP correction
                           (Gulrajani et al. 2017), FiLM-conditioned MLPs (needs torch)
 ``wgan-clip``             the same with the original weight-clipping WGAN (Arjovsky et al. 2017)
@@ -18,14 +20,14 @@ from ._base import Generator, GeneratorError, Preprocessor, split_points
 __all__ = ["GENERATOR_NAMES", "Generator", "GeneratorError", "Preprocessor", "load_generator", "make_generator",
            "split_points"]
 
-GENERATOR_NAMES = ("wgan-gp", "wgan-clip", "kriging-gaussian", "pca-gaussian")
+GENERATOR_NAMES = ("wgan-gp", "wgan-clip", "kriging-gaussian", "kriging-resample", "pca-gaussian")
 
 
 def make_generator(name: str, **config) -> Generator:
     """A new, unfitted generator by name (see the table above); ``config`` goes to its constructor."""
     if name not in GENERATOR_NAMES:
         raise ValueError(f"generator {name!r} is unknown: must be one of {', '.join(GENERATOR_NAMES)}")
-    if name in ("pca-gaussian", "kriging-gaussian"):
+    if name in ("pca-gaussian", "kriging-gaussian", "kriging-resample"):
         from . import gaussian  # noqa: F401
     else:
         from .._lazy import require

@@ -430,7 +430,8 @@ def _import_module_of(name: str) -> None:
     """Import the module defining generator ``name`` (torch only for the adversarial ones)."""
     import importlib
 
-    module = {"pca-gaussian": "gaussian", "kriging-gaussian": "gaussian", "wgan-gp": "wgan", "wgan-clip": "wgan"}
+    module = {"pca-gaussian": "gaussian", "kriging-gaussian": "gaussian", "kriging-resample": "gaussian",
+              "wgan-gp": "wgan", "wgan-clip": "wgan"}
     if name in module:
         if module[name] == "wgan":
             from .._lazy import require
