@@ -258,3 +258,24 @@ def test_a_killed_worker_is_recorded_and_the_rerun_completes(reference, case, tm
     rep = run_campaign(case, d, n_samples=8, replicates=2, seed=3, workers=2, show_progress=False)
     assert not rep.failures
     xr.testing.assert_identical(without_run_metadata(open_dataset(d)), without_run_metadata(ref))
+
+
+def test_full_model_seconds_times_a_run_with_a_new_field(case, monkeypatch):
+    """The median of the timed runs, each with its own material field (a new factorisation)."""
+    import dataclasses
+
+    from uqgan.fem import PlateModel
+
+    fields, walls = [], iter([0.3, 0.1, 0.2])
+    real = PlateModel.solve
+
+    def spy(self, *a, youngs_modulus=None, **kw):
+        sol = real(self, *a, youngs_modulus=youngs_modulus, **kw)
+        if youngs_modulus is not None:
+            fields.append(youngs_modulus.copy())
+            sol = dataclasses.replace(sol, wall_time_s=next(walls))
+        return sol
+
+    monkeypatch.setattr(PlateModel, "solve", spy)
+    assert campaign_mod.full_model_seconds(case, repeats=3, seed=1) == 0.2
+    assert len(fields) == 3 and not np.allclose(fields[0], fields[1])

@@ -54,6 +54,10 @@ def test_run_statistics_and_resume(setup):
     again = run_montecarlo(case, d / "model", d / "run", n_samples=20, batch=8, seed=1, show_progress=False)
     assert again.n_computed == 8
     xr.testing.assert_allclose(again.samples, r.samples, rtol=0, atol=0)
+    # the chunks record their cost: a run read wholly from disk still knows its cost per sample
+    read = run_montecarlo(case, d / "model", d / "run", n_samples=20, batch=8, seed=1, show_progress=False)
+    assert read.n_computed == 0 and 0 < read.seconds_per_sample < r.elapsed_s
+    assert 0 < r.seconds_per_sample <= r.elapsed_s / 20
     with pytest.raises(MonteCarloError, match="another case, model, seed or batch"):
         run_montecarlo(case, d / "model", d / "run", n_samples=20, batch=8, seed=2, show_progress=False)
 

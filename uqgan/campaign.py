@@ -30,8 +30,8 @@ from . import __version__
 from .config import CaseConfig, case_from_toml, case_to_toml
 from .dataset import list_shards, sample_dataset, write_atomic, write_shard
 
-__all__ = ["CampaignError", "CampaignReport", "campaign_plan", "material_field_basis", "run_campaign",
-           "youngs_modulus_field"]
+__all__ = ["CampaignError", "CampaignReport", "campaign_plan", "full_model_seconds", "material_field_basis",
+           "run_campaign", "youngs_modulus_field"]
 
 logger = logging.getLogger(__name__)
 #: per-sample records go to the campaign's log file only (not to the console)
@@ -199,6 +199,24 @@ def youngs_modulus_field(case: CaseConfig, psi: np.ndarray, xi: np.ndarray,
     E = lognormal_field(psi @ xi, mean=E0, coefficient_of_variation=case.random_field.coefficient_of_variation)
     E[zone_cells] = E0
     return E
+
+
+def full_model_seconds(case: CaseConfig, *, repeats: int = 3, seed: int = 0) -> float:
+    """Median wall time [s] of one full-model sample as a campaign pays it: a new material field
+    (stiffness assembly and factorisation), every time step and the zone QoIs, after a warm-up
+    run. What the Monte Carlo's cost per sample is compared with (needs dolfinx)."""
+    from .fem import PlateModel
+
+    model = PlateModel(case)
+    model.solve()  # warm-up: first-call costs (JIT, caches) are not a sample's
+    psi = material_field_basis(case, model)
+    rng = np.random.default_rng(seed)
+    times = []
+    for _ in range(repeats):
+        E = None if psi is None else youngs_modulus_field(case, psi, rng.standard_normal(psi.shape[1]),
+                                                          model.zone.cells)
+        times.append(model.solve(youngs_modulus=E).wall_time_s)
+    return float(np.median(times))
 
 
 def solve_sample(task: dict) -> dict:

@@ -108,6 +108,9 @@ class MonteCarloResult:
     convergence: object  # xarray.Dataset: running mean and CI half-width vs n
     elapsed_s: float
     n_computed: int
+    #: generator + submodel cost per sample [s], from the chunks' recorded compute times (also those
+    #: computed by an earlier, resumed run); NaN when no chunk recorded one
+    seconds_per_sample: float = float("nan")
 
 
 def _convergence(samples, level: float):
@@ -189,7 +192,7 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
                                   f"{model_dir} was trained on [{gen.prep.low[j]:.6g}, {gen.prep.high[j]:.6g}]; "
                                   "narrow the case's range or train on data that covers it")
     n_chunks = -(-n_samples // batch)
-    parts, computed = [], 0
+    parts, computed, timed_s, timed_n = [], 0, 0.0, 0
     from tqdm.auto import tqdm
 
     for c in tqdm(range(n_chunks), desc="Monte Carlo chunks", disable=not show_progress):
@@ -197,7 +200,11 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
         if path.exists():
             with xr.open_dataset(path, engine="h5netcdf") as ds:
                 parts.append(ds.load())
+            if "compute_seconds" in parts[-1].attrs:
+                timed_s += float(parts[-1].attrs["compute_seconds"])
+                timed_n += parts[-1].sizes["sample"]
         else:
+            t_chunk = time.perf_counter()
             size = min(batch, n_samples - c * batch)
             rng = _chunk_rng(seed, c)
             params = scale_to_ranges(rng.random((size, len(names))), ranges)
@@ -211,6 +218,8 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
             for n_ in names:
                 data[n_] = ("sample", params[n_], {"role": "parameter"})
             ds = xr.Dataset(data, coords={"sample": np.arange(c * batch, c * batch + size)})
+            ds.attrs["compute_seconds"] = time.perf_counter() - t_chunk  # generator + submodel, this chunk
+            timed_s, timed_n = timed_s + ds.attrs["compute_seconds"], timed_n + size
             write_atomic(path, lambda tmp, d=ds: d.to_netcdf(tmp, engine="h5netcdf"))
             parts.append(ds)
             computed += size
@@ -230,8 +239,10 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
     for d in (samples, stats_ds, conv):
         d.attrs.update({"case_toml": case_to_toml(case), "generator": gen.name, "seed": seed,
                         "uqgan_version": __version__})
+    samples.attrs.pop("compute_seconds", None)  # a chunk's, not the whole run's
     return MonteCarloResult(samples=samples, statistics=stats_ds, convergence=conv,
-                            elapsed_s=time.perf_counter() - t0, n_computed=computed)
+                            elapsed_s=time.perf_counter() - t0, n_computed=computed,
+                            seconds_per_sample=timed_s / timed_n if timed_n else float("nan"))
 
 
 # ------------------------------------------------------------------------------------------------
