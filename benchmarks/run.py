@@ -18,7 +18,9 @@ GPU when one is present, on synthetic data of the default case's size (no FEM ne
 montecarlo: `uqgan montecarlo`'s cost per sample (parameters, a kriging-gaussian draw decoded to a
 full history, the batched submodel and the statistics) against a full-model run, on the default
 case; the generator is fitted to synthetic histories on the default case's boundary nodes and time
-grid (its cost does not depend on where the data came from).
+grid (its cost does not depend on where the data came from). With the spine's validations on disk
+(results/spine-full or results/spine), also the accuracy side: each generator's bias against the
+full-model reference and the finest CI half-width at which the chain is 20x cheaper.
 
 submodel: in one process, the full model's time per sample (new material field) against the
 submodel's per sample, single and in batches of 64 and 1024 (default stride-3 histories, cubic
@@ -165,8 +167,6 @@ def _montecarlo_child(quick: bool) -> dict:
     import logging
     import tempfile
 
-    import numpy as np
-
     logging.basicConfig(level=logging.WARNING)
     from uqgan.config import default_case
     from uqgan.fem import PlateModel
@@ -176,17 +176,12 @@ def _montecarlo_child(quick: bool) -> dict:
     from uqgan.synthetic import synthetic_bc_dataset
 
     case = default_case()
-    from uqgan.campaign import material_field_basis, youngs_modulus_field
+    from uqgan.campaign import full_model_seconds
 
-    model = PlateModel(case)
-    model.solve()  # warm-up
-    psi = material_field_basis(case, model)
-    rng = np.random.default_rng(0)
     # a full-model sample has its own material field: stiffness assembly and factorisation included
-    full = float(np.median([model.solve(youngs_modulus=youngs_modulus_field(
-        case, psi, rng.standard_normal(psi.shape[1]), model.zone.cells)).wall_time_s for _ in range(3)]))
+    full = full_model_seconds(case, repeats=3, seed=0)
     sub = SubModel(case)
-    t = model.output_times
+    t = PlateModel(case).output_times
     ds = synthetic_bc_dataset("gaussian", n_points=40, replicates=4, n_time=t.size,
                               n_nodes=sub.boundary_coords.shape[0], seed=0)
     ds = ds.assign_coords(time=("time", t, {"units": "s"}), node_x=("node", sub.boundary_coords[:, 0]),
@@ -236,6 +231,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "full_model.json")
     ap.add_argument("--only", choices=["full_model", "campaign", "submodel", "training", "montecarlo"],
                     help="run one benchmark")
+    ap.add_argument("--validation", type=Path, action="append", default=None, metavar="DIR",
+                    help="where the Monte Carlo validations (mc_<generator>_validation.nc) lie, for the accuracy "
+                         "side of the montecarlo benchmark (default: results/spine-full, then results/spine)")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--child-submodel", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child-training", action="store_true", help=argparse.SUPPRESS)
@@ -318,8 +316,48 @@ def main(argv=None) -> int:
               f"ms/sample: {r['cheaper']:.0f}x cheaper; with arrival registration "
               f"{1e3 * r['mc_s_per_sample_registered']:.1f} ms/sample: {r['cheaper_registered']:.0f}x cheaper; "
               f"peak RSS {r['peak_rss_mib']:.0f} MiB")
+        r["equal_accuracy"] = _equal_accuracy(r["cheaper_registered"], args.validation
+                                              or [Path("results/spine-full"), Path("results/spine")])
         _write(results_dir / "montecarlo.json", {"benchmark": "montecarlo", **meta, **r})
     return 0
+
+
+def _equal_accuracy(cost_ratio: float, dirs: list[Path]) -> dict:
+    """The goal is "20x cheaper at equal QoI accuracy": the cost ratio alone does not say it, since a
+    biased chain is only as accurate as a full-model Monte Carlo whose CI is wider than its bias.
+    With the spine's validations on disk (`python pipelines/spine.py [--full]`), print per generator
+    and QoI the finest CI half-width of the mean at which the chain is 20x cheaper
+    (:func:`uqgan.montecarlo.equal_accuracy`) at this machine's cost ratio."""
+    import xarray as xr
+
+    from uqgan.montecarlo import equal_accuracy
+
+    for where in dirs:
+        files = sorted(where.glob("mc_*_validation.nc"))
+        if files:
+            break
+    else:
+        print("equal accuracy: no validation on disk; run `python pipelines/spine.py --full` (or `make demo`) first")
+        return {}
+    out = {"source": str(where)}
+    print(f"equal accuracy of the mean ({where}; cost ratio {cost_ratio:.0f}x): bias against the full-model "
+          "reference, and the finest relative CI half-width at which the chain is 20x cheaper (point / conservative)")
+    for f in files:
+        g = f.name.removeprefix("mc_").removesuffix("_validation.nc")
+        with xr.open_dataset(f, engine="h5netcdf") as v:
+            acc = equal_accuracy(v.load(), cost_ratio=cost_ratio)
+        out[g] = {}
+        for q in acc["qoi"].values:
+            a = acc.sel(qoi=q)
+            out[g][str(q)] = {k: float(a[k]) for k in ("relative_bias", "relative_bias_se", "target_for_speedup",
+                                                        "target_for_speedup_conservative",
+                                                        "full_runs_at_that_target")}
+            h, h_cons = float(a.target_for_speedup), float(a.target_for_speedup_conservative)
+            reach = (f"20x from ±{h:.0%} (a {float(a.full_runs_at_that_target):.0f}-run full campaign's accuracy) / "
+                     + (f"±{h_cons:.0%}" if h_cons < float("inf") else "never")) if h < float("inf") else "never 20x"
+            print(f"  {g:>17} {str(q).removeprefix('qoi_'):>22}: bias {float(a.relative_bias):+6.1%} "
+                  f"± {float(a.relative_bias_se):.1%}; {reach}")
+    return out
 
 
 def _run_in_child(*flags: str) -> dict:

@@ -1,17 +1,21 @@
 """The whole uqgan spine on the default case: campaigns, generators, Monte Carlo, validation.
 
-1. Full-model campaigns (`uqgan generate-data`): a training campaign (points x replicates), a
-   held-out campaign with many replicates at a few other points (for `uqgan evaluate`), and an
-   independent reference campaign drawn from the parameter ranges (for Monte Carlo validation).
-2. Generators (`uqgan train --registration arrival`): pca-gaussian, kriging-gaussian and wgan-gp;
-   `uqgan evaluate` says which one is closest to the held-out truth, in the histories and in the zone
-   QoIs through the submodel (`--zone-qois`).
+1. Full-model campaigns (`uqgan generate-data`): a training campaign (points x replicates), an
+   enrichment campaign over the load positions above the zone (`--range`), a held-out campaign
+   with many replicates at a few other points (for `uqgan evaluate`), and an independent reference
+   campaign drawn from the parameter ranges (for Monte Carlo validation).
+2. Generators (`uqgan train --registration arrival`, on the training and enrichment campaigns):
+   pca-gaussian, kriging-gaussian, kriging-resample and wgan-gp; `uqgan evaluate` says which one is
+   closest to the held-out truth, in the histories and in the zone QoIs through the submodel
+   (`--zone-qois`).
 3. Monte Carlo (`uqgan montecarlo`) with each generator and the batched submodel, validated against
-   the reference runs, with the multi-fidelity and PPI++ estimates that use them.
+   the reference runs, with the multi-fidelity and PPI++ estimates that use them, and the saving at
+   equal accuracy of the mean (`uqgan.montecarlo.equal_accuracy`).
 
 Every step resumes: rerunning reuses what is on disk. Results and a summary go to results/spine/
 (or --out). The demo size takes about 10 minutes on 2 cores; --full runs the study size
-(160 x 5 training runs, 8 x 40 held out, 256 reference runs; about an hour).
+(160 x 5 training runs, 160 x 5 enrichment runs, 8 x 40 held out, 256 reference runs; about an
+hour and a half).
 
     python pipelines/spine.py [--full] [--out results/spine] [--workers 2]
 """
@@ -30,9 +34,19 @@ import numpy as np
 logger = logging.getLogger("uqgan.spine")
 
 SIZES = {
-    "demo": {"train": (40, 4), "held_out": (4, 16), "reference": 64, "mc": 1024, "wgan_steps": 1000},
-    "full": {"train": (160, 5), "held_out": (8, 40), "reference": 256, "mc": 4096, "wgan_steps": 3000},
+    "demo": {"train": (40, 4), "enrich": (20, 4), "held_out": (4, 16), "reference": 64, "mc": 1024,
+             "wgan_steps": 1000},
+    "full": {"train": (160, 5), "enrich": (160, 5), "held_out": (8, 40), "reference": 256, "mc": 4096,
+             "wgan_steps": 3000},
 }
+
+#: the enrichment campaign's load positions: the zone's x-range widened by this much on each side,
+#: where the footprint's waves reach the zone directly and the histories change fastest with the
+#: position (docs/generators.md, "Enrichment")
+ENRICH_MARGIN_M = 0.1
+
+#: the generators trained (all registered), compared, and run through Monte Carlo
+GENERATORS = ("pca-gaussian", "kriging-gaussian", "kriging-resample", "wgan-gp")
 
 
 def main(argv=None) -> int:
@@ -49,12 +63,18 @@ def main(argv=None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from uqgan.campaign import run_campaign
-    from uqgan.config import default_case
-    from uqgan.dataset import open_dataset
+    from uqgan.campaign import full_model_seconds, run_campaign
+    from uqgan.config import default_case, restrict_ranges
+    from uqgan.dataset import open_dataset, open_datasets
     from uqgan.evaluation import evaluate_generators, zone_qoi_check
     from uqgan.generators import load_generator, make_generator
-    from uqgan.montecarlo import combined_estimates, compare_with_reference, paired_cheap_qois, run_montecarlo
+    from uqgan.montecarlo import (
+        combined_estimates,
+        compare_with_reference,
+        equal_accuracy,
+        paired_cheap_qois,
+        run_montecarlo,
+    )
     from uqgan.plots import plot_qoi_ecdfs
 
     size = SIZES["full" if args.full else "demo"]
@@ -64,31 +84,42 @@ def main(argv=None) -> int:
     case = default_case()
     t0 = time.perf_counter()
 
-    # 1. campaigns
-    (n_pts, reps), (h_pts, h_reps) = size["train"], size["held_out"]
-    for name, n, r, seed in (("train", n_pts * reps, reps, 1), ("held_out", h_pts * h_reps, h_reps, 2),
-                             ("reference", size["reference"], 1, 3)):
-        rep = run_campaign(case, out / name, n_samples=n, replicates=r, seed=seed, workers=args.workers,
+    # 1. campaigns: training over the full ranges, enrichment over the positions above the zone,
+    # held-out points with many replicates, and an independent reference
+    (n_pts, reps), (e_pts, e_reps), (h_pts, h_reps) = size["train"], size["enrich"], size["held_out"]
+    pos = case.parameters.load_position
+    zone = case.geometry.zone
+    near = restrict_ranges(case, {"load_position": (max(pos.low, zone.x_min_m - ENRICH_MARGIN_M),
+                                                    min(pos.high, zone.x_max_m + ENRICH_MARGIN_M))})
+    for name, c, n, r, seed in (("train", case, n_pts * reps, reps, 1), ("enrich", near, e_pts * e_reps, e_reps, 4),
+                                ("held_out", case, h_pts * h_reps, h_reps, 2),
+                                ("reference", case, size["reference"], 1, 3)):
+        rep = run_campaign(c, out / name, n_samples=n, replicates=r, seed=seed, workers=args.workers,
                            show_progress=True)
         console.print(rep.summary())
         if rep.failures:
             console.print(f"[red]{name}: {len(rep.failures)} runs failed; rerun to retry them[/red]")
             return 3
-    train, held_out, reference = (open_dataset(out / n) for n in ("train", "held_out", "reference"))
+    train = open_datasets([out / "train", out / "enrich"])
+    held_out, reference = (open_dataset(out / n) for n in ("held_out", "reference"))
 
     # 2. generators
     # The default case's wavefronts arrive at random times (the material field sets the wave speed):
     # registering them keeps the stress peaks (docs/generators.md, "Registration of arrival times").
     models = {}
-    for g in ("pca-gaussian", "kriging-gaussian", "wgan-gp"):
+    for g in GENERATORS:
         d = out / "models" / g
-        opts = {"seed": 0, "registration": "arrival", **({"steps": size["wgan_steps"]} if g == "wgan-gp" else {})}
+        opts = {"seed": 0, "registration": "arrival",
+                **({"steps": size["wgan_steps"]} if g == "wgan-gp" else {})}
         if (d / "config.json").is_file():
             saved = load_generator(d)
-            if all(saved.config.get(k) == v for k, v in opts.items()):
+            seen = sorted(saved.split.get("train_points", []) + saved.split.get("validation_points", []))
+            same_data = seen == np.unique(train["point"].values).tolist()
+            if same_data and all(saved.config.get(k) == v for k, v in opts.items()):
                 models[g] = saved
                 continue
-            console.print(f"{d} was trained with other options: training it again")
+            console.print(f"{d} was trained with other " + ("options" if same_data else "data")
+                          + ": training it again")
             shutil.rmtree(d)  # this pipeline's own model directory (old checkpoints would block a new run)
             shutil.rmtree(out / "mc" / g, ignore_errors=True)  # and its Monte Carlo, drawn from the old model
         gen = make_generator(g, **opts)
@@ -117,17 +148,30 @@ def main(argv=None) -> int:
                                  f"{float(z.spread_ratio.sel(qoi=q).mean()):.2f}" for q in zone["qoi"].values])
     console.print(ztable)
 
-    # 3. Monte Carlo with the winner and with pca-gaussian, validated against the reference runs
+    # 3. Monte Carlo with every generator, validated against the reference runs
     summary = {"evaluation": report.to_dict()["summary"], "verdict": report.verdict, "montecarlo": {},
                "zone_qoi_bias": {str(g): {str(q): float(zone["pooled_mean_bias"].sel(generator=g, qoi=q))
-                                          for q in zone["qoi"].values} for g in zone["generator"].values}}
-    mc_gens = list(dict.fromkeys((report.winner, "pca-gaussian")))
+                                          for q in zone["qoi"].values} for g in zone["generator"].values},
+               "equal_accuracy": {}}
+    mc_gens = list(dict.fromkeys((report.winner, *GENERATORS)))
+    full_s = full_model_seconds(case)  # a full-model sample's cost, to put the cheap chain's against
     for g in mc_gens:
         res = run_montecarlo(case, out / "models" / g, out / "mc" / g, n_samples=size["mc"], batch=256, seed=0,
                              show_progress=True)
         val = compare_with_reference(res.samples, reference)
+        val.to_netcdf(out / f"mc_{g}_validation.nc", engine="h5netcdf")
         paired = paired_cheap_qois(case, out / "models" / g, reference, seed=0)
         comb = combined_estimates(reference, paired, res.samples)
+        if np.isfinite(res.seconds_per_sample):  # the chunks record their cost, also when read from disk
+            acc = equal_accuracy(val, cost_ratio=full_s / res.seconds_per_sample)
+            summary["equal_accuracy"][g] = {
+                str(q): {"relative_bias": float(acc["relative_bias"].sel(qoi=q)),
+                         "relative_bias_se": float(acc["relative_bias_se"].sel(qoi=q)),
+                         "target_for_20x": float(acc["target_for_speedup"].sel(qoi=q)),
+                         "target_for_20x_conservative": float(acc["target_for_speedup_conservative"].sel(qoi=q)),
+                         "cost_ratio": acc.attrs["cost_ratio"]} for q in acc["qoi"].values}
+        else:
+            console.print(f"{g}: its Monte Carlo chunks predate cost records: equal-accuracy saving not measured")
         plot_qoi_ecdfs(res.samples, reference, out / f"mc_{g}_vs_full.png", labels=(f"{g} + submodel", "full model"))
         summary["montecarlo"][g] = {
             str(q): {"reference": val["reference"].sel(qoi=q, statistic="mean").values.tolist(),
@@ -142,22 +186,37 @@ def main(argv=None) -> int:
 
     mc_table = Table(title=f"mean of each QoI [95 % CI]: full model ({reference.sizes['sample']} runs), Monte Carlo "
                            f"({size['mc']} samples; difference in combined SEs) and MFMC with the full-model runs")
-    mc_table.add_column("QoI")
-    mc_table.add_column("full model")
+    for col in ("generator", "QoI", "full model", "generator + submodel (diff / SE)", "MFMC"):
+        mc_table.add_column(col)
     for g in mc_gens:
-        mc_table.add_column(f"{g} + submodel")
-        mc_table.add_column(f"MFMC ({g})")
-    for q, first in summary["montecarlo"][mc_gens[0]].items():
-        cells = [fmt(first["reference"])]
-        for g in mc_gens:
-            r = summary["montecarlo"][g][q]
-            cells += [f"{fmt(r['monte_carlo'])} ({r['difference_in_se']:+.1f})", fmt(r["mfmc"])]
-        mc_table.add_row(q.removeprefix("qoi_"), *cells)
+        for q, r in summary["montecarlo"][g].items():
+            mc_table.add_row(g, q.removeprefix("qoi_"), fmt(r["reference"]),
+                             f"{fmt(r['monte_carlo'])} ({r['difference_in_se']:+.1f})", fmt(r["mfmc"]))
     console.print(mc_table)
+    if summary["equal_accuracy"]:
+        acc_table = Table(title=f"equal accuracy of the mean: the cheap chain's bias against the reference, and the "
+                                f"finest CI half-width (relative) at which it is 20x cheaper than the full model "
+                                f"(point / with the bias's upper 95 % bound); full model {full_s:.2f} s/sample")
+        acc_table.add_column("generator")
+        acc_table.add_column("cost ratio")
+        for q in summary["montecarlo"][mc_gens[0]]:
+            acc_table.add_column(q.removeprefix("qoi_"))
+        for g, rows in summary["equal_accuracy"].items():
+            first = next(iter(rows.values()))
+            acc_table.add_row(g, f"{first['cost_ratio']:.0f}x", *[
+                f"{r['relative_bias']:+.1%} ± {r['relative_bias_se']:.1%}; 20x from {_target(r['target_for_20x'])} / "
+                f"{_target(r['target_for_20x_conservative'])}" for r in rows.values()])
+        console.print(acc_table)
     summary["elapsed_s"] = time.perf_counter() - t0
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=lambda o: np.asarray(o).tolist()))
     console.print(f"spine done in {summary['elapsed_s'] / 60:.1f} min; results in {out}")
     return 0
+
+
+def _target(h: float) -> str:
+    """A relative half-width, or why there is none: a chain whose spread is too wide (or whose cost
+    ratio too small) is never 20x cheaper at equal accuracy, whatever its bias."""
+    return f"±{h:.0%}" if np.isfinite(h) else "never"
 
 
 if __name__ == "__main__":
