@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     from uqgan.campaign import full_model_seconds, run_campaign
     from uqgan.config import default_case, restrict_ranges
     from uqgan.dataset import open_dataset, open_datasets
-    from uqgan.evaluation import evaluate_generators, zone_qoi_check
+    from uqgan.evaluation import evaluate_generators, zone_qoi_check, zone_qoi_verdict
     from uqgan.generators import load_generator, make_generator
     from uqgan.montecarlo import (
         combined_estimates,
@@ -147,6 +147,7 @@ def main(argv=None) -> int:
                                  f"{float(z.pooled_mean_bias_se.sel(qoi=q)):.1%}, "
                                  f"{float(z.spread_ratio.sel(qoi=q).mean()):.2f}" for q in zone["qoi"].values])
     console.print(ztable)
+    console.print(zone_qoi_verdict(zone))
 
     # 3. Monte Carlo with every generator, validated against the reference runs
     summary = {"evaluation": report.to_dict()["summary"], "verdict": report.verdict, "montecarlo": {},

@@ -32,3 +32,22 @@ def test_sign_flip_exact():
     # all 8 differences positive: the exact two-sided p over 2^8 sign patterns is 2/256, plus one
     assert _sign_flip_pvalue(np.ones(8), rng) == (1 + 2) / (1 + 256)
     assert _sign_flip_pvalue(np.array([1.0, -1.0, 1.0, -1.0]), rng) == 1.0
+
+
+def test_zone_qoi_verdict_names_the_generator_with_the_smallest_worst_bias():
+    import xarray as xr
+
+    from uqgan.evaluation import zone_qoi_verdict
+
+    qois = ["qoi_peak_von_mises", "qoi_peak_displacement"]
+    bias = [[-0.20, 0.01], [0.03, -0.05], [0.30, 0.0]]  # worst: 0.20, 0.05, 0.30
+    se = [[0.02, 0.02], [0.02, 0.02], [0.05, 0.05]]
+    dims = ("generator", "qoi")
+    zone = xr.Dataset({"pooled_mean_bias": (dims, bias), "pooled_mean_bias_se": (dims, se)},
+                      coords={"generator": ["a", "b", "c"], "qoi": qois})
+    text = zone_qoi_verdict(zone)
+    assert text.startswith("in the zone QoIs, b is closest to the full model: its largest bias is -5.0% "
+                           "(peak_displacement, 2.5 SE); NOT within 2 standard errors on peak_displacement")
+    assert text.endswith("Largest bias of the others: a 20.0%, c 30.0%")
+    zone["pooled_mean_bias_se"][:] = 0.1
+    assert "every QoI within 2 standard errors" in zone_qoi_verdict(zone)

@@ -815,6 +815,9 @@ def evaluate(
                                f"{float(z.spread_ratio.mean()):.2f}",
                                f"{float(z.ks.mean()):.2f} ({float(z.ks_floor.mean()):.2f})")
         _console().print(ztable)
+        from .evaluation import zone_qoi_verdict
+
+        typer.echo(zone_qoi_verdict(zone))
     if out is not None:
         typer.echo(f"wrote {out}")
 

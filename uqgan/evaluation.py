@@ -18,7 +18,7 @@ import numpy as np
 
 from .dataset import variables_with_role
 
-__all__ = ["EvaluationReport", "evaluate_generators", "zone_qoi_check"]
+__all__ = ["EvaluationReport", "evaluate_generators", "zone_qoi_check", "zone_qoi_verdict"]
 
 logger = logging.getLogger(__name__)
 
@@ -272,3 +272,24 @@ def zone_qoi_check(generators: dict, truth, case, *, seed: int = 0, batch_size: 
     ds.attrs["description"] = ("zone QoIs of generated histories through the submodel against the full model's, "
                                "at held-out points; biases are relative (0.1 = 10 % high)")
     return ds
+
+
+def zone_qoi_verdict(zone) -> str:
+    """One sentence from :func:`zone_qoi_check`: the generator whose worst pooled zone-QoI bias
+    (largest ``|pooled_mean_bias|`` over the QoIs) is smallest, that bias in standard errors, and
+    whether every QoI of it is within 2 standard errors of the full model's (indistinguishable at
+    this sample size) or not."""
+    bias, se = zone["pooled_mean_bias"], zone["pooled_mean_bias_se"]
+    worst = abs(bias).max("qoi")
+    order = [str(g) for g in worst.sortby(worst)["generator"].values]
+    best = order[0]
+    b = bias.sel(generator=best)
+    q_worst = str(abs(b).idxmax("qoi").values)
+    z = abs(b / se.sel(generator=best))
+    within = bool((z <= 2).all())
+    others = ", ".join(f"{g} {float(worst.sel(generator=g)):.1%}" for g in order[1:])
+    return (f"in the zone QoIs, {best} is closest to the full model: its largest bias is "
+            f"{float(b.sel(qoi=q_worst)):+.1%} ({q_worst.removeprefix('qoi_')}, {float(z.sel(qoi=q_worst)):.1f} SE)"
+            + ("; every QoI within 2 standard errors" if within else "; NOT within 2 standard errors on "
+               + ", ".join(str(q).removeprefix("qoi_") for q in z["qoi"].values[(z > 2).values]))
+            + (f". Largest bias of the others: {others}" if others else ""))
