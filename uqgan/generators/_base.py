@@ -77,20 +77,23 @@ class ArrivalShift:
     std: float
 
     @classmethod
-    def fit(cls, u: np.ndarray, time: np.ndarray, *, fraction: float) -> ArrivalShift:
-        from ..registration import arrival_times
-
+    def fit(cls, arrivals: np.ndarray, time: np.ndarray, *, fraction: float) -> ArrivalShift:
+        """From the training histories' arrival times [s] (:func:`uqgan.registration.arrival_times`
+        with this ``fraction``) on the uniform grid ``time``."""
         dt = _uniform_step(time)
-        ta = arrival_times(u, time, fraction=fraction)
-        delta = ta - ta.min()
-        return cls(fraction=fraction, t0=float(ta.min()), pad=int(np.ceil(delta.max() / dt)) + 1, dt=dt,
+        delta = arrivals - arrivals.min()
+        return cls(fraction=fraction, t0=float(arrivals.min()), pad=int(np.ceil(delta.max() / dt)) + 1, dt=dt,
                    mean=float(delta.mean()), std=float(max(delta.std(ddof=1), dt)))
 
-    def register(self, u: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(n, T, ...)`` histories -> (shifts ``(n,)`` [s], registered ``(n, T + pad, ...)``)."""
+    def register(self, u: np.ndarray, time: np.ndarray, *,
+                 arrivals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, T, ...)`` histories -> (shifts ``(n,)`` [s], registered ``(n, T + pad, ...)``);
+        ``arrivals`` when they are known already (else they are measured)."""
         from ..registration import arrival_times, shift_histories
 
-        delta = arrival_times(u, time, fraction=self.fraction) - self.t0
+        if arrivals is None:
+            arrivals = arrival_times(u, time, fraction=self.fraction)
+        delta = arrivals - self.t0
         return delta, shift_histories(u, delta / self.dt, pad_before=self.pad)
 
     def unregister(self, delta: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -131,8 +134,15 @@ class Preprocessor:
     shift: ArrivalShift | None = None
 
     @classmethod
-    def fit(cls, ds, *, pod_energy: float = 0.999, max_modes: int | None = None, registration: str = "none",
-            arrival_fraction: float = 0.05) -> Preprocessor:
+    def fit(cls, ds, **options) -> Preprocessor:
+        """Fitted on ``ds`` (options as :meth:`fit_transform`)."""
+        return cls.fit_transform(ds, **options)[0]
+
+    @classmethod
+    def fit_transform(cls, ds, *, pod_energy: float = 0.999, max_modes: int | None = None,
+                      registration: str = "none", arrival_fraction: float = 0.05) -> tuple[Preprocessor, np.ndarray]:
+        """Fitted on ``ds``, and ``ds``'s coefficients ``(n, k)`` (what :meth:`coefficients` gives,
+        without registering and encoding the histories a second time)."""
         if registration not in REGISTRATIONS:
             raise ValueError(f"registration={registration!r}: must be one of {', '.join(REGISTRATIONS)}")
         params = variables_with_role(ds, "parameter")
@@ -140,17 +150,21 @@ class Preprocessor:
         names = tuple(p for p in params if p != scale)
         low, high = _ranges(ds, names)
         u = _histories(ds, scale)
-        shift = None
+        shift = delta = None
         if registration == "arrival":
-            shift = ArrivalShift.fit(u, ds["time"].values, fraction=arrival_fraction)
-            delta, u = shift.register(u, ds["time"].values)
+            from ..registration import arrival_times
+
+            arrivals = arrival_times(u, ds["time"].values, fraction=arrival_fraction)
+            shift = ArrivalShift.fit(arrivals, ds["time"].values, fraction=arrival_fraction)
+            delta, u = shift.register(u, ds["time"].values, arrivals=arrivals)
             logger.info("arrival registration: shifts of 0-%.1f us (mean %.1f us), %d steps of padding",
                         1e6 * delta.max(), 1e6 * shift.mean, shift.pad)
         pod = fit_pod(u.reshape(u.shape[0], -1), energy=pod_energy, max_modes=max_modes)
         logger.info("POD: %d modes keep %.5f of the variance; reconstruction error %.2e", pod.n_modes,
                     pod.energy_kept, pod.reconstruction_error)
-        return cls(parameter_names=names, scale_name=scale, low=low, high=high, time=ds["time"].values.copy(),
+        prep = cls(parameter_names=names, scale_name=scale, low=low, high=high, time=ds["time"].values.copy(),
                    node_x=ds["node_x"].values.copy(), node_y=ds["node_y"].values.copy(), pod=pod, shift=shift)
+        return prep, prep._encode(delta, u)
 
     @property
     def history_shape(self) -> tuple[int, int, int]:
@@ -165,10 +179,13 @@ class Preprocessor:
         """``(n, k)`` whitened coefficients of a dataset's histories (the shift first when registered)."""
         u = _histories(ds, self.scale_name)
         if self.shift is None:
-            return self.pod.encode(u.reshape(u.shape[0], -1))
-        delta, v = self.shift.register(u, self.time)
-        z_shift = (delta - self.shift.mean) / self.shift.std
-        return np.column_stack([z_shift, self.pod.encode(v.reshape(v.shape[0], -1))])
+            return self._encode(None, u)
+        return self._encode(*self.shift.register(u, self.time))
+
+    def _encode(self, delta: np.ndarray | None, v: np.ndarray) -> np.ndarray:
+        """Shifts [s] (None unregistered) and (registered) histories -> whitened coefficients."""
+        z = self.pod.encode(v.reshape(v.shape[0], -1))
+        return z if delta is None else np.column_stack([(delta - self.shift.mean) / self.shift.std, z])
 
     def condition(self, params: dict[str, Any]) -> np.ndarray:
         """``(m, p)`` conditioning in [-1, 1] from parameter values (arrays of one length)."""
@@ -309,10 +326,10 @@ class Generator(ABC):
                                   seed=self.config["seed"])
         self.split = {"train_points": train.tolist(), "validation_points": val.tolist()}
         train_ds = ds.isel(sample=np.isin(points, train))
-        self.prep = Preprocessor.fit(train_ds, pod_energy=self.config["pod_energy"], max_modes=self.config["max_modes"],
-                                     registration=self.config.get("registration", "none"),
-                                     arrival_fraction=self.config.get("arrival_fraction", 0.05))
-        z = self.prep.coefficients(train_ds)
+        self.prep, z = Preprocessor.fit_transform(
+            train_ds, pod_energy=self.config["pod_energy"], max_modes=self.config["max_modes"],
+            registration=self.config.get("registration", "none"),
+            arrival_fraction=self.config.get("arrival_fraction", 0.05))
         c = self.prep.condition({n: train_ds[n].values for n in self.prep.parameter_names})
         val_ds = ds.isel(sample=np.isin(points, val)) if val.size else None
         self._fit(z, c, points[np.isin(points, train)], validation=val_ds, **fit_kw)
