@@ -215,7 +215,8 @@ class KrigingGaussian(_GaussianGenerator):
         self.config.update({"k_individual": k_individual, "n_restarts": n_restarts, "covariance": covariance,
                             "local_points": int(local_points)})
         self.kriging: KrigingMean | None = None
-        self.local_residuals: np.ndarray | None = None  # (N, k) scaled replicate residuals, grouped by point
+        # (N, k) grouped by point: scaled replicate residuals (local) or deviations from the kriging mean (resample)
+        self.local_residuals: np.ndarray | None = None
         self.local_offsets: np.ndarray | None = None  # (P + 1,) rows of each point's residuals
         self.local_conditions: np.ndarray | None = None  # (P, p) the points' conditioning
         self.local_length_scales: np.ndarray | None = None  # (p,) the neighbour metric: c / ℓ
@@ -266,8 +267,10 @@ class KrigingGaussian(_GaussianGenerator):
         blocks, conds = [], []
         for g in keep:
             rows = np.flatnonzero(inverse == g)
-            zp = z[rows]
-            blocks.append(dev[rows] if resample else (zp - zp.mean(axis=0)) * np.sqrt(rows.size / (rows.size - 1)))
+            if resample:
+                blocks.append(dev[rows])
+            else:
+                blocks.append((z[rows] - z[rows].mean(axis=0)) * np.sqrt(rows.size / (rows.size - 1)))
             conds.append(c[rows[0]])
         self.local_residuals = np.concatenate(blocks)
         self.local_offsets = np.concatenate([[0], np.cumsum([b.shape[0] for b in blocks])])
