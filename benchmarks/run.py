@@ -330,7 +330,7 @@ def _equal_accuracy(cost_ratio: float, dirs: list[Path]) -> dict:
     (:func:`uqgan.montecarlo.equal_accuracy`) at this machine's cost ratio."""
     import xarray as xr
 
-    from uqgan.montecarlo import equal_accuracy
+    from uqgan.montecarlo import equal_accuracy, format_target
 
     for where in dirs:
         files = sorted(where.glob("mc_*_validation.nc"))
@@ -353,8 +353,9 @@ def _equal_accuracy(cost_ratio: float, dirs: list[Path]) -> dict:
                                                         "target_for_speedup_conservative",
                                                         "full_runs_at_that_target")}
             h, h_cons = float(a.target_for_speedup), float(a.target_for_speedup_conservative)
-            reach = (f"20x from ±{h:.0%} (a {float(a.full_runs_at_that_target):.0f}-run full campaign's accuracy) / "
-                     + (f"±{h_cons:.0%}" if h_cons < float("inf") else "never")) if h < float("inf") else "never 20x"
+            reach = "never 20x" if h == float("inf") else (
+                f"20x from {format_target(h)} (a {float(a.full_runs_at_that_target):.0f}-run full campaign's "
+                f"accuracy) / {format_target(h_cons)}")
             print(f"  {g:>17} {str(q).removeprefix('qoi_'):>22}: bias {float(a.relative_bias):+6.1%} "
                   f"± {float(a.relative_bias_se):.1%}; {reach}")
     return out

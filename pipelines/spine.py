@@ -72,6 +72,7 @@ def main(argv=None) -> int:
         combined_estimates,
         compare_with_reference,
         equal_accuracy,
+        format_target,
         paired_cheap_qois,
         run_montecarlo,
     )
@@ -205,19 +206,14 @@ def main(argv=None) -> int:
         for g, rows in summary["equal_accuracy"].items():
             first = next(iter(rows.values()))
             acc_table.add_row(g, f"{first['cost_ratio']:.0f}x", *[
-                f"{r['relative_bias']:+.1%} ± {r['relative_bias_se']:.1%}; 20x from {_target(r['target_for_20x'])} / "
-                f"{_target(r['target_for_20x_conservative'])}" for r in rows.values()])
+                f"{r['relative_bias']:+.1%} ± {r['relative_bias_se']:.1%}; 20x from "
+                f"{format_target(r['target_for_20x'])} / {format_target(r['target_for_20x_conservative'])}"
+                for r in rows.values()])
         console.print(acc_table)
     summary["elapsed_s"] = time.perf_counter() - t0
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=lambda o: np.asarray(o).tolist()))
     console.print(f"spine done in {summary['elapsed_s'] / 60:.1f} min; results in {out}")
     return 0
-
-
-def _target(h: float) -> str:
-    """A relative half-width, or why there is none: a chain whose spread is too wide (or whose cost
-    ratio too small) is never 20x cheaper at equal accuracy, whatever its bias."""
-    return f"±{h:.0%}" if np.isfinite(h) else "never"
 
 
 if __name__ == "__main__":

@@ -108,3 +108,10 @@ def test_equal_accuracy_known_answers():
                                               targets=(0.01,))["saving"], 45.0, rtol=1e-12)
     slow = equal_accuracy(_validation(1, 0.5, 256, 0.9, 0.5, 4096), cost_ratio=15.0)
     assert np.all(np.isinf(slow["target_for_speedup"]))
+
+
+def test_format_target_reports_a_half_width_or_never():
+    from uqgan.montecarlo import format_target
+
+    assert format_target(0.0812) == "±8%" and format_target(0.25) == "±25%"
+    assert format_target(float("inf")) == "never"

@@ -20,8 +20,8 @@ from . import __version__
 from .config import CaseConfig, case_from_toml, case_to_toml
 from .qoi import QOI_SPECS
 
-__all__ = ["MonteCarloError", "combined_estimates", "compare_with_reference", "equal_accuracy", "paired_cheap_qois",
-           "qoi_statistics", "run_montecarlo"]
+__all__ = ["MonteCarloError", "combined_estimates", "compare_with_reference", "equal_accuracy", "format_target",
+           "paired_cheap_qois", "qoi_statistics", "run_montecarlo"]
 
 logger = logging.getLogger(__name__)
 
@@ -361,6 +361,13 @@ def equal_accuracy(validation, *, cost_ratio: float, targets=(0.02, 0.05, 0.1, 0
                      "description": "saving of the cheap chain over a full-model Monte Carlo at equal accuracy of "
                                     "the mean (see uqgan.montecarlo.equal_accuracy)"})
     return ds
+
+
+def format_target(h: float) -> str:
+    """An :func:`equal_accuracy` target (``target_for_speedup``) for a report: ``±8%``, or ``never``
+    where there is none (a chain whose spread is too wide, or whose cost ratio too small, is never
+    that much cheaper at equal accuracy, whatever its bias)."""
+    return f"±{h:.0%}" if np.isfinite(h) else "never"
 
 
 def paired_cheap_qois(case: CaseConfig, model_dir, reference, *, seed: int = 0, batch: int = 256):
