@@ -460,7 +460,8 @@ def generate_data(
     progress: Annotated[bool, typer.Option(help="Show a progress bar with ETA.")] = True,
     ranges: Annotated[list[str] | None, typer.Option(
         "--range", metavar="NAME=LOW:HIGH",
-        help="Sample NAME over a sub-range of the case's (repeatable): an enrichment campaign where the "
+        help="Sample NAME over a sub-range of the case's (repeatable; LOW and HIGH in the parameter's units: "
+             "load_amplitude \\[Pa], load_duration \\[s], load_position \\[m]): an enrichment campaign where the "
              "histories change fastest, e.g. load_position=0.45:0.75; train on it after the full campaign "
              "(`uqgan train FULL_DIR ENRICH_DIR`).")] = None,
 ) -> None:
