@@ -174,11 +174,11 @@ class KrigingGaussian(_GaussianGenerator):
     features of what the material field did to a history, and the part of the conditional mean's
     peaks that a least-squares mean shrinks towards the average. Its covariance is the
     within-point one plus the kriging error at ``c_j``. Measured on the default case (registered;
-    800 + 800 enrichment runs; held-out points, three draws): zone peak stress −0.1 %, peak
-    displacement −2.2 %, strain energy −1.7 % (spread ratio 0.95), and at 8 points above the zone
-    −3.9 / −1.9 / −1.6 %, against −4.9 / −3.2 / −2.2 % and −15.1 / −3.3 / −6.7 % when the
-    replicate residuals alone are resampled around the kriging mean (which loses the peaks where the
-    mean is sharp). Each draw's law is discrete (``N`` atoms, 15 with 3 points of 5 replicates);
+    800 + 800 enrichment runs; held-out points, ``uqgan evaluate --zone-qois``): zone peak stress
+    +1.0 %, peak displacement −0.7 %, strain energy −1.1 % (spread ratio 0.97), and at 8 points
+    above the zone −4.9 / −2.9 / −3.3 %; resampling the replicate residuals alone around the
+    kriging mean gave −4.9 / −3.2 / −2.2 % and −15.1 / −3.3 / −6.7 % (it loses the peaks where the
+    mean is sharp; docs/generators.md has both). Each draw's law is discrete (``N`` atoms, 15 with 3 points of 5 replicates);
     over a Monte Carlo of many parameter values the atoms change with ``c``.
 
     Parameters
