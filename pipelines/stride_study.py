@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from uqgan.campaign import material_field_basis, youngs_modulus_field
 from uqgan.config import default_case
+from uqgan.data.campaign import material_field_basis, youngs_modulus_field
 from uqgan.fem import PlateModel
 from uqgan.fem.submodel import SubModel
-from uqgan.qoi import QOI_SPECS
+from uqgan.physics.qoi import QOI_SPECS
 
 
 def main(argv=None) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from uqgan.estimators import (
+from uqgan.stats.estimators import (
     Estimate,
     mean_ci,
     mfmc_mean,

@@ -7,7 +7,7 @@ import numpy as np
 import xarray as xr
 
 from uqgan.montecarlo import combined_estimates, compare_with_reference
-from uqgan.qoi import QOI_SPECS
+from uqgan.physics.qoi import QOI_SPECS
 
 
 def qoi_ds(values_by_qoi):

@@ -20,9 +20,9 @@ _LAZY = {
     "load_case": "uqgan.config",
     "default_case": "uqgan.config",
     "ConfigError": "uqgan.config",
-    "open_dataset": "uqgan.dataset",
-    "DatasetError": "uqgan.dataset",
-    "run_campaign": "uqgan.campaign",
+    "open_dataset": "uqgan.data.dataset",
+    "DatasetError": "uqgan.data.dataset",
+    "run_campaign": "uqgan.data.campaign",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

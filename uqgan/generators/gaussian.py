@@ -4,7 +4,7 @@
     ``m(c) = A c + b`` by least squares on all training samples; ``Σ`` the covariance of the
     regression residuals (the classical Karhunen–Loève / PCA model with a linear mean).
 ``kriging-gaussian``
-    ``m(c)`` a Gaussian-process (kriging) mean over the parameters (:class:`uqgan.kriging.KrigingMean`);
+    ``m(c)`` a Gaussian-process (kriging) mean over the parameters (:class:`uqgan.generators._kriging.KrigingMean`);
     ``Σ`` pooled from the replicates at each design point, so it measures the variability the
     parameters do not explain, free of any error in the mean.
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..kriging import KrigingMean
 from ._base import Generator, GeneratorError
+from ._kriging import KrigingMean
 
 __all__ = ["COVARIANCES", "KrigingGaussian", "KrigingResample", "PCAGaussian"]
 
@@ -149,7 +149,7 @@ class PCAGaussian(_GaussianGenerator):
 class KrigingGaussian(_GaussianGenerator):
     """Kriging mean and replicate-pooled Gaussian residual of the POD coefficients.
 
-    ``z = m(c) + L ε`` with ``m`` a :class:`~uqgan.kriging.KrigingMean` fitted on the design-point
+    ``z = m(c) + L ε`` with ``m`` a :class:`~uqgan.generators._kriging.KrigingMean` fitted on the design-point
     means and ``Σ = Σ_p Σ_r (z_pr − z̄_p)(z_pr − z̄_p)ᵀ / (n − n_points)``, the pooled within-point
     covariance (the one-way ANOVA within-group estimator; points with one replicate add nothing).
     Without any replicated point, ``Σ`` falls back to the residuals from the kriging mean (a warning
@@ -157,7 +157,7 @@ class KrigingGaussian(_GaussianGenerator):
 
     ``covariance="local"`` replaces the one pooled ``Σ`` by the within-point covariance of the
     ``local_points`` design points nearest to ``c`` (distance in ``c / ℓ``, ``ℓ`` the kriging mean's
-    length scales, :meth:`~uqgan.kriging.KrigingMean.length_scales`: the neighbours are those whose
+    length scales, :meth:`~uqgan.generators._kriging.KrigingMean.length_scales`: the neighbours are those whose
     histories the parameters make alike, so on the default case a point 0.1 away in position is as
     far as one 1.5 away in duration): with ``r`` the
     replicate residuals of those points, each scaled by ``√(n_p / (n_p − 1))`` so that
@@ -195,7 +195,7 @@ class KrigingGaussian(_GaussianGenerator):
 
     Attributes
     ----------
-    kriging : the fitted :class:`~uqgan.kriging.KrigingMean`
+    kriging : the fitted :class:`~uqgan.generators._kriging.KrigingMean`
     residual_covariance, residual_cholesky : (k, k) ``Σ`` and ``L`` (``L Lᵀ = Σ + jitter``)
     """
 

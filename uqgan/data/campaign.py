@@ -26,16 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .config import CaseConfig, case_from_toml, case_to_toml
-from .dataset import list_shards, sample_dataset, write_atomic, write_shard
+from .. import __version__
+from ..config import CaseConfig, case_from_toml, case_to_toml
+from .dataset import list_shards, sample_dataset, write_shard
+from .io import write_atomic
 
 __all__ = ["CampaignError", "CampaignReport", "campaign_plan", "full_model_seconds", "material_field_basis",
            "run_campaign", "youngs_modulus_field"]
 
 logger = logging.getLogger(__name__)
 #: per-sample records go to the campaign's log file only (not to the console)
-_file_log = logging.getLogger("uqgan.campaign.logfile")
+_file_log = logging.getLogger("uqgan.data.campaign.logfile")
 _file_log.propagate = False
 _file_log.setLevel(logging.INFO)
 
@@ -101,7 +102,7 @@ def _kl_basis(case: CaseConfig):
     rf = case.random_field
     if rf.coefficient_of_variation == 0:
         return None
-    from .random_fields import kl_basis
+    from ..physics.random_fields import kl_basis
 
     return kl_basis(length_m=case.geometry.length_m, height_m=case.geometry.height_m, kernel=rf.kernel,
                     correlation_length_m=rf.correlation_length_m, matern_nu=rf.matern_nu,
@@ -176,8 +177,8 @@ _WORKER_CACHE: dict[str, Any] = {}
 def _worker_model(case_toml: str, basis):
     key = hashlib.sha256(case_toml.encode()).hexdigest()
     if key not in _WORKER_CACHE:
-        from .fem import PlateModel
-        from .fem._dolfinx import versions
+        from ..fem import PlateModel
+        from ..fem._dolfinx import versions
 
         case = case_from_toml(case_toml)
         model = PlateModel(case)
@@ -193,7 +194,7 @@ def youngs_modulus_field(case: CaseConfig, psi: np.ndarray, xi: np.ndarray,
 
     ``psi`` (n_cells, n_modes) is the KL basis at the cell midpoints (√λ_k φ_k), ``xi`` (n_modes,).
     """
-    from .random_fields import lognormal_field
+    from ..physics.random_fields import lognormal_field
 
     E0 = case.material.youngs_modulus_pa
     E = lognormal_field(psi @ xi, mean=E0, coefficient_of_variation=case.random_field.coefficient_of_variation)
@@ -205,7 +206,7 @@ def full_model_seconds(case: CaseConfig, *, repeats: int = 3, seed: int = 0) -> 
     """Median wall time [s] of one full-model sample as a campaign pays it: a new material field
     (stiffness assembly and factorisation), every time step and the zone QoIs, after a warm-up
     run. What the Monte Carlo's cost per sample is compared with (needs dolfinx)."""
-    from .fem import PlateModel
+    from ..fem import PlateModel
 
     model = PlateModel(case)
     model.solve()  # warm-up: first-call costs (JIT, caches) are not a sample's
@@ -269,7 +270,7 @@ def _run_local(tasks, workers: int):
 
 
 def _run_dask(tasks, scheduler: str):
-    from ._lazy import require
+    from .._lazy import require
 
     distributed = require("distributed", purpose="campaigns on a Dask cluster (--scheduler)")
     with distributed.Client(scheduler) as client:
