@@ -50,7 +50,7 @@ def _child(element_size_m: float, samples: int) -> dict:
     logging.basicConfig(level=logging.WARNING)
     from uqgan.config import default_case
     from uqgan.fem import PlateModel
-    from uqgan.fem._dolfinx import versions
+    from uqgan.fem import fem_versions as versions
 
     base = default_case()
     case = base.model_copy(update={"geometry": base.geometry.model_copy(update={"element_size_m": element_size_m})})

@@ -19,8 +19,9 @@ import xarray as xr  # noqa: E402
 
 from uqgan.config import CaseConfig, write_case  # noqa: E402
 from uqgan.data import campaign as campaign_mod  # noqa: E402
-from uqgan.data.campaign import CampaignError, run_campaign, youngs_modulus_field  # noqa: E402
+from uqgan.data.campaign import CampaignError, run_campaign  # noqa: E402
 from uqgan.data.dataset import DatasetError, list_shards, open_dataset, shard_path  # noqa: E402
+from uqgan.physics.random_fields import youngs_modulus_field  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
 

@@ -67,3 +67,33 @@ def test_resume_is_bit_equal_and_refuses_another_model(tmp_path):
                                   first.samples["qoi_peak_von_mises"].values)
     with pytest.raises(MonteCarloError, match="another model"):
         run_montecarlo(_AnalyticChain(case, fingerprint="retrained"), tmp_path / "mc", config, show_progress=False)
+
+
+def test_resumes_a_run_started_by_uqgan_0_1_0(tmp_path):
+    """uqgan 0.1.0 recorded the model as its directory and a hash of its files: such a run resumes
+    (and gets the fingerprint added) when that directory still holds the same files, and is refused
+    when the model there was retrained."""
+    import hashlib
+    import json
+
+    case = default_case()
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    chain = _AnalyticChain(case)
+    chain.generator.source = str(model)
+    config = MonteCarloConfig(n_samples=32, batch=16, seed=0)
+    first = run_montecarlo(chain, tmp_path / "mc", config, show_progress=False)
+    manifest = json.loads((tmp_path / "mc" / "manifest.json").read_text())
+    legacy = {k: v for k, v in manifest.items() if k not in ("model_fingerprint", "model_source", "generator")}
+    h = hashlib.sha256(b"config.json" + b"{}").hexdigest()
+    (tmp_path / "mc" / "manifest.json").write_text(json.dumps({**legacy, "model_dir": str(model), "model_sha256": h}))
+    again = run_montecarlo(chain, tmp_path / "mc", config, show_progress=False)
+    assert again.n_computed == 0
+    np.testing.assert_array_equal(again.samples["qoi_peak_von_mises"].values,
+                                  first.samples["qoi_peak_von_mises"].values)
+    assert json.loads((tmp_path / "mc" / "manifest.json").read_text())["model_fingerprint"] == "analytic"
+    (tmp_path / "mc" / "manifest.json").write_text(json.dumps({**legacy, "model_dir": str(model),
+                                                              "model_sha256": "0" * 64}))
+    with pytest.raises(MonteCarloError, match="not this one"):
+        run_montecarlo(chain, tmp_path / "mc", config, show_progress=False)

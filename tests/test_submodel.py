@@ -10,10 +10,11 @@ pytest.importorskip("dolfinx")
 import xarray as xr  # noqa: E402
 
 from uqgan.config import CaseConfig  # noqa: E402
-from uqgan.data.campaign import material_field_basis, youngs_modulus_field  # noqa: E402
+from uqgan.data.campaign import material_field_basis
 from uqgan.fem import PlateModel  # noqa: E402
 from uqgan.fem.submodel import SubModel, SubmodelError, solve_submodel  # noqa: E402
 from uqgan.physics.qoi import QOI_SPECS  # noqa: E402
+from uqgan.physics.random_fields import youngs_modulus_field  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
 
@@ -41,7 +42,7 @@ def full_runs(case, n, seed=0):
     for _ in range(n):
         E = youngs_modulus_field(case, psi, rng.standard_normal(psi.shape[1]), model.zone.cells)
         p = {name: rng.uniform(r.low, r.high) for name, r in
-             ((k, getattr(case.parameters, k)) for k in type(case.parameters).model_fields)}
+             ((k, getattr(case.parameters, k)) for k in case.parameter_names)}
         sols.append(model.solve(p, youngs_modulus=E, keep_zone_history=True))
     return model, sols
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from .config import PARAMETER_UNITS, ConfigError, MonteCarloConfig, default_case, load_case, write_case
+from .config import PARAMETER_UNITS, CampaignConfig, ConfigError, MonteCarloConfig, default_case, load_case, write_case
+from .generators import GENERATOR_NAMES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import CaseConfig
@@ -271,7 +272,7 @@ def _parse_assignments(assignments: list[str], case: CaseConfig) -> dict[str, fl
     ConfigError
         One line per bad assignment, naming the parameter and its allowed range.
     """
-    names = list(type(case.parameters).model_fields)
+    names = list(case.parameter_names)
     values: dict[str, Any] = case.parameters.nominal()
     problems = []
     for text in assignments:
@@ -402,29 +403,10 @@ def generate_data(
             from .config import restrict_ranges
 
             case = restrict_ranges(case, _parse_ranges(ranges))
-        problems = []
-        if samples < 1:
-            problems.append(f"--samples={samples}: must be >= 1")
-        if replicates < 1:
-            problems.append(f"--replicates={replicates}: must be >= 1")
-        elif samples >= 1 and samples % replicates:
-            lo, hi = (samples // replicates) * replicates, (samples // replicates + 1) * replicates
-            problems.append(f"--samples={samples} is not a multiple of --replicates={replicates}: "
-                            f"use {lo or hi} or {hi}")
-        if workers < 1:
-            problems.append(f"--workers={workers}: must be >= 1")
-        if save_fields < 0:
-            problems.append(f"--save-fields={save_fields}: must be >= 0")
-        if seed < 0:
-            problems.append(f"--seed={seed}: must be >= 0")
-        if design not in ("sobol", "lhs", "mc"):
-            problems.append(f"--design={design!r}: must be one of sobol, lhs, mc")
-        if problems:
-            raise ConfigError(problems)
+        config = CampaignConfig.build(n_samples=samples, replicates=replicates, design=design, seed=seed,
+                                      workers=workers, scheduler=scheduler, save_fields=save_fields)
         try:
-            report = run_campaign(case, out, n_samples=samples, replicates=replicates, design=design, seed=seed,
-                                  workers=workers, scheduler=scheduler, save_fields=save_fields,
-                                  show_progress=progress)
+            report = run_campaign(case, out, **config.model_dump(), show_progress=progress)
         except CampaignError as err:
             raise _fail(str(err)) from None
         except ImportError as err:
@@ -541,8 +523,6 @@ def submodel(
 # ------------------------------------------------------------------------------------------------
 # train, sample, evaluate
 
-_GENERATORS = ("wgan-gp", "wgan-clip", "kriging-gaussian", "kriging-resample", "pca-gaussian")
-
 
 REGISTRATION_DEFAULT = "none"  # the plain pipeline; "arrival" pays where wavefronts arrive at random times
 
@@ -554,7 +534,7 @@ def train(
                                 "the case's full ranges followed by enrichment campaigns (`generate-data --range`).")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="MODEL_DIR", help="Where the model is saved.")],
     generator: Annotated[str, typer.Option(
-        help="wgan-gp, wgan-clip, kriging-gaussian, kriging-resample or pca-gaussian.")] = "wgan-gp",
+        help=f"One of {', '.join(GENERATOR_NAMES)} (docs/generators.md).")] = "wgan-gp",
     steps: Annotated[
         int | None, typer.Option(help="Generator steps of the adversarial training (wgan-*; default 2000).")
     ] = None,
@@ -576,8 +556,8 @@ def train(
     """Fit a generator of boundary histories given the parameters; save it to MODEL_DIR."""
     with _user_errors():
         problems = []
-        if generator not in _GENERATORS:
-            problems.append(f"--generator={generator!r}: must be one of {', '.join(_GENERATORS)}")
+        if generator not in GENERATOR_NAMES:
+            problems.append(f"--generator={generator!r}: must be one of {', '.join(GENERATOR_NAMES)}")
         if device not in ("auto", "cpu", "cuda"):
             problems.append(f"--device={device!r}: must be auto, cpu or cuda")
         if steps is not None and steps < 0:
@@ -598,17 +578,16 @@ def train(
         if problems:
             raise ConfigError(problems)
         from .data.dataset import open_datasets
-        from .generators import make_generator
+        from .generators import generator_class, remove_model
 
         ds = open_datasets(data)
-        adversarial = generator.startswith("wgan")
-        if force and not resume and out.exists():
-            import shutil
-
-            # --force replaces this model: remove what uqgan train wrote there, nothing else
-            for name in ("config.json", "arrays.npz", "metrics.csv", "training.png"):
-                (out / name).unlink(missing_ok=True)
-            shutil.rmtree(out / "checkpoints", ignore_errors=True)
+        try:
+            cls = generator_class(generator)
+        except ImportError as err:
+            raise _fail(str(err), EXIT_ENVIRONMENT) from None
+        adversarial = cls.adversarial
+        if force and not resume:
+            remove_model(out)  # --force replaces this model: what uqgan train wrote there, nothing else
         config: dict = {"seed": seed, "registration": registration, "pod_energy": pod_energy}
         if generator == "kriging-gaussian":
             config["covariance"] = covariance
@@ -616,10 +595,7 @@ def train(
             config["device"] = device
             if steps is not None:
                 config["steps"] = steps
-        try:
-            gen = make_generator(generator, **config)
-        except ImportError as err:
-            raise _fail(str(err), EXIT_ENVIRONMENT) from None
+        gen = cls(**config)
         import time
 
         t0 = time.perf_counter()

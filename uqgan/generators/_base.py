@@ -295,6 +295,8 @@ class Generator(ABC):
     """
 
     name: ClassVar[str]
+    #: trained adversarially (a training loop with checkpoints, resumable, on a device)
+    adversarial: ClassVar[bool] = False
     registry: ClassVar[dict[str, type[Generator]]] = {}
 
     def __init_subclass__(cls, **kw):
@@ -433,11 +435,12 @@ class Generator(ABC):
             raise FileNotFoundError(f"{d} holds no saved generator (config.json missing): train one with `uqgan train`")
         meta = json.loads((d / "config.json").read_text())
         name = meta["generator"]
-        if name not in Generator.registry:
-            _import_module_of(name)
-        cls = Generator.registry.get(name)
-        if cls is None:
-            raise ValueError(f"{d}: unknown generator {name!r}; known: {sorted(Generator.registry)}")
+        from . import generator_class
+
+        try:
+            cls = generator_class(name)
+        except ValueError as err:
+            raise ValueError(f"{d}: {err}") from None
         with np.load(d / "arrays.npz", allow_pickle=False) as f:
             a = {k: f[k] for k in f.files}
         gen = cls(**meta["config"])
@@ -463,17 +466,3 @@ class Generator(ABC):
 
     def _restore(self, arrays: dict[str, np.ndarray], meta: dict, *, directory: Path) -> None:  # noqa: B027
         """Set the model's state from what ``_state``/``_meta`` saved (nothing by default)."""
-
-
-def _import_module_of(name: str) -> None:
-    """Import the module defining generator ``name`` (torch only for the adversarial ones)."""
-    import importlib
-
-    module = {"pca-gaussian": "gaussian", "kriging-gaussian": "gaussian", "kriging-resample": "gaussian",
-              "wgan-gp": "wgan", "wgan-clip": "wgan"}
-    if name in module:
-        if module[name] == "wgan":
-            from .._lazy import require
-
-            require("torch", purpose=f"loading a {name} model")
-        importlib.import_module(f"uqgan.generators.{module[name]}")

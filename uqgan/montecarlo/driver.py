@@ -100,13 +100,33 @@ def _check_manifest(directory: Path, chain, config: MonteCarloConfig) -> None:
     if case_from_toml(old["case_toml"]) != chain.case or old["seed"] != config.seed or old["batch"] != config.batch:
         raise MonteCarloError(f"{directory} holds a Monte Carlo run with another case, seed or batch; nothing was "
                               "changed: use a new --out directory")
-    if "model_fingerprint" not in old:
-        raise MonteCarloError(f"{directory} holds a Monte Carlo run written by an earlier uqgan that did not record "
-                              "the model's fingerprint; nothing was changed: use a new --out directory")
+    if "model_fingerprint" not in old:  # written by uqgan <= 0.1.0: it hashed the model directory's files
+        if old.get("model_dir") != gen.source or old.get("model_sha256") != _legacy_files_hash(gen.source):
+            raise MonteCarloError(f"{directory} holds a Monte Carlo run of the model saved in {old.get('model_dir')} "
+                                  "that is not this one (or was retrained since); nothing was changed: use a new "
+                                  "--out directory")
+        old["model_fingerprint"] = manifest["model_fingerprint"]
+        write_atomic(mpath, lambda tmp: tmp.write_text(json.dumps(old, indent=2)))
     if old["model_fingerprint"] != manifest["model_fingerprint"]:
         raise MonteCarloError(f"{directory} holds a Monte Carlo run of another model (or of this one before it was "
                               f"retrained; that run used {old.get('model_source') or 'another model'}); nothing was "
                               "changed: use a new --out directory")
+
+
+def _legacy_files_hash(model_dir: str | None) -> str | None:
+    """The model hash that uqgan 0.1.0 wrote to a Monte Carlo manifest (``model_sha256``): SHA-256 of
+    the saved files' names and bytes, so that runs it started can be resumed."""
+    import hashlib
+
+    if model_dir is None:
+        return None
+    h = hashlib.sha256()
+    for name in ("config.json", "arrays.npz", "model.pt"):
+        f = Path(model_dir) / name
+        if f.is_file():
+            h.update(name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def _check_ranges(chain) -> None:
