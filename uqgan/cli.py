@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from .config import PARAMETER_UNITS, CampaignConfig, ConfigError, MonteCarloConfig, default_case, load_case, write_case
+from .config import (
+    PARAMETER_UNITS,
+    CampaignConfig,
+    ConfigError,
+    MonteCarloConfig,
+    TrainConfig,
+    default_case,
+    load_case,
+    write_case,
+)
 from .generators import GENERATOR_NAMES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -555,28 +564,11 @@ def train(
 ) -> None:
     """Fit a generator of boundary histories given the parameters; save it to MODEL_DIR."""
     with _user_errors():
-        problems = []
-        if generator not in GENERATOR_NAMES:
-            problems.append(f"--generator={generator!r}: must be one of {', '.join(GENERATOR_NAMES)}")
-        if device not in ("auto", "cpu", "cuda"):
-            problems.append(f"--device={device!r}: must be auto, cpu or cuda")
-        if steps is not None and steps < 0:
-            problems.append(f"--steps={steps}: must be >= 0")
-        if seed < 0:
-            problems.append(f"--seed={seed}: must be >= 0")
-        if registration not in ("none", "arrival"):
-            problems.append(f"--registration={registration!r}: must be arrival or none")
-        if not 0 < pod_energy <= 1:
-            problems.append(f"--pod-energy={pod_energy}: must lie in (0, 1], e.g. 0.999")
-        if covariance not in ("pooled", "local"):
-            problems.append(f"--covariance={covariance!r}: must be pooled or local"
-                            + (" (resampling is --generator kriging-resample)" if covariance == "resample" else ""))
-        elif covariance != "pooled" and generator != "kriging-gaussian":
-            problems.append(f"--covariance={covariance}: only kriging-gaussian has it (got --generator={generator})")
+        config = TrainConfig.build(generator=generator, seed=seed, registration=registration, pod_energy=pod_energy,
+                                   covariance=covariance, steps=steps, device=device)
         if (out / "config.json").exists() and not (resume or force):
-            problems.append(f"--out={out} already holds a model: pass --resume to continue it or --force to replace it")
-        if problems:
-            raise ConfigError(problems)
+            raise ConfigError([f"--out={out} already holds a model: pass --resume to continue it or --force to "
+                               "replace it"])
         from .data.dataset import open_datasets
         from .generators import generator_class, remove_model
 
@@ -588,14 +580,7 @@ def train(
         adversarial = cls.adversarial
         if force and not resume:
             remove_model(out)  # --force replaces this model: what uqgan train wrote there, nothing else
-        config: dict = {"seed": seed, "registration": registration, "pod_energy": pod_energy}
-        if generator == "kriging-gaussian":
-            config["covariance"] = covariance
-        if adversarial:
-            config["device"] = device
-            if steps is not None:
-                config["steps"] = steps
-        gen = cls(**config)
+        gen = cls(**config.generator_options(adversarial=adversarial))
         import time
 
         t0 = time.perf_counter()
@@ -674,7 +659,12 @@ def evaluate(
         truth = open_dataset(data)
         zone = None
         if zone_qois:
-            zone = _zone_qoi_check(gens, truth, data, seed=seed)
+            from .evaluation import zone_qoi_check
+
+            try:  # with the case the held-out data was made with
+                zone = zone_qoi_check(gens, truth, seed=seed)
+            except ImportError as err:  # the FEM layer names what is missing (dolfinx) and how to install it
+                raise _fail(str(err), EXIT_ENVIRONMENT) from None
         report = evaluate_generators(gens, truth, seed=seed)
         if out is not None:
             import json
@@ -696,20 +686,6 @@ def evaluate(
         typer.echo(zone_qoi_verdict(zone))
     if out is not None:
         typer.echo(f"wrote {out}")
-
-
-def _zone_qoi_check(gens: dict, truth, data: Path, *, seed: int):
-    """The submodel check of ``uqgan evaluate --zone-qois``, with the case the held-out data was made with."""
-    from .config import case_from_toml
-    from .evaluation import zone_qoi_check
-
-    if "case_toml" not in truth.attrs:
-        raise ConfigError([f"--data={data}: holds no case (attribute case_toml), so the submodel cannot be built; "
-                           "use a campaign written by `uqgan generate-data`"])
-    try:
-        return zone_qoi_check(gens, truth, case_from_toml(truth.attrs["case_toml"]), seed=seed)
-    except ImportError as err:  # the FEM layer names what is missing (dolfinx) and how to install it
-        raise _fail(str(err), EXIT_ENVIRONMENT) from None
 
 
 # ------------------------------------------------------------------------------------------------

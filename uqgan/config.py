@@ -38,6 +38,7 @@ __all__ = [
     "RandomFieldConfig",
     "ThresholdsConfig",
     "TimeConfig",
+    "TrainConfig",
     "ZoneConfig",
     "case_from_toml",
     "case_to_toml",
@@ -599,3 +600,59 @@ class MonteCarloConfig(_RunConfig):
         description="stop when every QoI mean's CI half-width is below this fraction of the mean (e.g. 0.01)",
         **_option("--target-halfwidth"))
     level: float = Field(0.95, gt=0, lt=1, description="confidence level of every interval")
+
+
+class TrainConfig(_RunConfig):
+    """Options of ``uqgan train`` that every generator shares, and those of the generators that have them."""
+
+    generator: str = Field("wgan-gp", description="generator name (uqgan.generators.GENERATOR_NAMES)",
+                           **_option("--generator"))
+    seed: int = Field(0, ge=0, description="seed of the split, the initialisation and the training draws",
+                      **_option("--seed"))
+    registration: Literal["none", "arrival"] = Field(
+        "none", description="arrival: line up the wavefronts' arrival times before the POD; none: as they are",
+        **_option("--registration"))
+    pod_energy: float = Field(0.999, gt=0, le=1, description="fraction of the histories' variance the POD keeps",
+                              **_option("--pod-energy"))
+    covariance: str = Field("pooled", description="kriging-gaussian's residual law: pooled or local",
+                            **_option("--covariance"))
+    steps: int | None = Field(None, ge=0, description="generator steps of an adversarial training",
+                              **_option("--steps"))
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where an adversarial training runs",
+                                                   **_option("--device"))
+
+    @field_validator("generator")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from .generators import GENERATOR_NAMES
+
+        if v not in GENERATOR_NAMES:
+            raise ValueError(f"must be one of {', '.join(GENERATOR_NAMES)}")
+        return v
+
+    @field_validator("covariance")
+    @classmethod
+    def _law(cls, v: str) -> str:
+        if v not in ("pooled", "local"):
+            hint = " (resampling is --generator kriging-resample)" if v == "resample" else ""
+            raise ValueError(f"must be pooled or local{hint}")
+        return v
+
+    @model_validator(mode="after")
+    def _covariance_of_kriging(self) -> TrainConfig:
+        if self.covariance != "pooled" and self.generator != "kriging-gaussian":
+            raise ValueError(f"--covariance={self.covariance}: only kriging-gaussian has it "
+                             f"(got --generator={self.generator})")
+        return self
+
+    def generator_options(self, *, adversarial: bool) -> dict[str, Any]:
+        """The keyword arguments of the generator's constructor (``adversarial``: the generator trains
+        adversarially and takes ``device`` and ``steps``)."""
+        options: dict[str, Any] = {"seed": self.seed, "registration": self.registration, "pod_energy": self.pod_energy}
+        if self.generator == "kriging-gaussian":
+            options["covariance"] = self.covariance
+        if adversarial:
+            options["device"] = self.device
+            if self.steps is not None:
+                options["steps"] = self.steps
+        return options

@@ -193,7 +193,7 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
     return EvaluationReport(per_point=per_point, summary=summary, winner=winner, verdict=verdict)
 
 
-def zone_qoi_check(generators: dict, truth, case, *, seed: int = 0, batch_size: int = 256):
+def zone_qoi_check(generators: dict, truth, case=None, *, seed: int = 0, batch_size: int = 256):
     """The check users care about: the zone QoIs of generated histories through the submodel
     against the full model's QoIs at held-out points.
 
@@ -207,7 +207,8 @@ def zone_qoi_check(generators: dict, truth, case, *, seed: int = 0, batch_size: 
     ----------
     generators : name -> fitted generator
     truth : held-out BC dataset with replicates per ``point`` and the full model's ``qoi_*``
-    case : the :class:`~uqgan.config.CaseConfig` the truth was made with (zone, material, time step)
+    case : the :class:`~uqgan.config.CaseConfig` the truth was made with (zone, material, time step);
+        by default the one the campaign recorded (its ``case_toml`` attribute)
     seed : seeds the generators' draws and the truth's half-splits for the KS floor
 
     Returns
@@ -222,6 +223,15 @@ def zone_qoi_check(generators: dict, truth, case, *, seed: int = 0, batch_size: 
 
     from .fem.submodel import SubModel
     from .montecarlo.chain import CheapChain
+
+    if case is None:
+        from .config import case_from_toml
+        from .data.dataset import DatasetError
+
+        if "case_toml" not in truth.attrs:
+            raise DatasetError("the held-out data holds no case (attribute case_toml), so the submodel cannot be "
+                               "built; use a campaign written by `uqgan generate-data`")
+        case = case_from_toml(truth.attrs["case_toml"])
 
     qois = variables_with_role(truth, "qoi")
     if not qois:
