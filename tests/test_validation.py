@@ -70,7 +70,8 @@ def test_variance_reduction_is_reported():
 
 
 def _validation(m_ref, sd_ref, n_ref, m_est, sd_est, n_est):
-    """A compare_with_reference-shaped dataset with CLT intervals (z = 1.96) from given moments."""
+    """A compare_with_reference-shaped dataset with CLT intervals (z = 1.96) and standard errors
+    sd/sqrt(n) from given moments."""
     z = 1.959963984540054
     qois = [f"qoi_{s.name}" for s in QOI_SPECS]
 
@@ -79,7 +80,11 @@ def _validation(m_ref, sd_ref, n_ref, m_est, sd_est, n_est):
         arr = np.array([[[m, m - hw, m + hw], [sd, sd, sd]]] * len(qois))
         return (("qoi", "statistic", "bound"), arr)
 
-    return xr.Dataset({"reference": block(m_ref, sd_ref, n_ref), "estimate": block(m_est, sd_est, n_est)},
+    def se(sd, n):
+        return (("qoi", "statistic"), np.array([[sd / np.sqrt(n), np.nan]] * len(qois)))
+
+    return xr.Dataset({"reference": block(m_ref, sd_ref, n_ref), "estimate": block(m_est, sd_est, n_est),
+                       "reference_se": se(sd_ref, n_ref), "estimate_se": se(sd_est, n_est)},
                       coords={"qoi": qois, "statistic": ["mean", "std"], "bound": ["value", "lower", "upper"]},
                       attrs={"confidence_level": 0.95})
 
