@@ -328,7 +328,7 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
         σ² ∈ exp( ln(c s²) ∓ z c √((γ̂ - (n-3)/n)/(n-1)) ),     σ = √σ²,
 
     the delta-method interval for ``ln s²`` (``Var s² ≈ σ⁴ (γ - (n-3)/(n-1)) / n``) with the kurtosis
-    estimated, not assumed to be 3. Its standard error, kept in ``se``, is the delta method for ``s``:
+    estimated, not assumed to be 3 (the squared bounds are Bonett's interval for the variance). Its standard error, kept in ``se``, is the delta method for ``s``:
     ``se = s/2 · √((γ̂ - (n-3)/n)/(n-1))``. Chosen as the default by coverage and width against BCa
     on skewed laws (docs/coverage.md): it covers closer to nominal at every ``n`` measured and costs
     no resampling. It still under-covers for small ``n`` on heavy tails (the kurtosis estimate is
@@ -382,7 +382,7 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
         note = ("" if n >= _STD_MIN_N else
                 f"n={n} < {_STD_MIN_N}: on a skewed, heavy-tailed QoI the kurtosis is underestimated and the "
                 f"{lv:.0%} interval of the std covers less than its level (0.87-0.92 measured at n = 32-64 on "
-                f"lognormal and Gumbel laws, docs/coverage.md; exact only for normal data); draw more samples")
+                f"lognormal, Gumbel and mixture laws, docs/coverage.md); draw more samples")
         return Estimate(sd, math.sqrt(lo), math.sqrt(hi), "bonett", n, {"kurtosis": kurt, "note": note},
                         se=0.5 * sd * se_log)
     if method == "chi2":
