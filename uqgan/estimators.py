@@ -328,7 +328,8 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
         σ² ∈ exp( ln(c s²) ∓ z c √((γ̂ - (n-3)/n)/(n-1)) ),     σ = √σ²,
 
     the delta-method interval for ``ln s²`` (``Var s² ≈ σ⁴ (γ - (n-3)/(n-1)) / n``) with the kurtosis
-    estimated, not assumed to be 3 (the squared bounds are Bonett's interval for the variance). Its standard error, kept in ``se``, is the delta method for ``s``:
+    estimated, not assumed to be 3 (the squared bounds are Bonett's interval for the variance).
+    Its standard error, kept in ``se``, is the delta method for ``s``:
     ``se = s/2 · √((γ̂ - (n-3)/n)/(n-1))``. Chosen as the default by coverage and width against BCa
     on skewed laws (docs/coverage.md): it covers closer to nominal at every ``n`` measured and costs
     no resampling. It still under-covers for small ``n`` on heavy tails (the kurtosis estimate is
