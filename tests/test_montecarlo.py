@@ -77,7 +77,7 @@ def test_target_halfwidth_stops_early(setup):
 
 def test_qoi_statistics_known_answer():
     rng = np.random.default_rng(0)
-    ds = xr.Dataset({"qoi_a": ("sample", rng.normal(10.0, 2.0, 4000))})
+    ds = xr.Dataset({"qoi_a": ("sample", rng.normal(10.0, 2.0, 4000), {"role": "qoi"})})
     st = qoi_statistics(ds, thresholds={"a": [12.0]})["estimate"].sel(qoi="qoi_a")
     # 4000 normal samples: the CIs hold the true mean 10, std 2, median 10 and P(X > 12) = 0.1587
     # and their half-widths are the asymptotic ones, z·SE: mean z σ/√n, std z σ/√(2n) (normal data),

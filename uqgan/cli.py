@@ -743,12 +743,14 @@ def montecarlo(
     from . import report
 
     _console().print(report.montecarlo_table(res))
-    for line in report.exceedance_lines(res.statistics):
+    for line in report.exceedance_lines(res.statistics) + report.coverage_notes(res.statistics):
         typer.echo(line)
     typer.echo(f"wrote {written[0]}, {written[1]} and {written[2]} ({res.n_computed} samples computed now, "
                f"{res.elapsed_s:.1f} s)")
     if validation is not None:
         _console().print(report.validation_table(validation))
+        for line in report.coverage_notes(validation.comparison, validation.combined):
+            typer.echo(line)
         typer.echo(f"wrote {written[3]} and {written[4]}")
 
 

@@ -13,8 +13,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .config import CaseConfig
 
-__all__ = ["case_summary", "case_table", "evaluation_table", "exceedance_lines", "montecarlo_table", "solve_table",
-           "validation_table", "zone_qoi_table"]
+__all__ = ["case_summary", "case_table", "coverage_notes", "evaluation_table", "exceedance_lines",
+           "montecarlo_table", "solve_table", "validation_table", "zone_qoi_table"]
 
 #: the statistics of a Monte Carlo table, in order
 _MC_STATISTICS = ("mean", "std", "q05", "q50", "q95", "q99")
@@ -177,6 +177,17 @@ def exceedance_lines(statistics) -> list[str]:
                 e = est.sel(qoi=q, statistic=f"p_exceed_{j}")
                 lines.append(f"P({spec.name} > {thr:.4g} {spec.units}) = {float(e.sel(bound='value')):.4f} "
                              f"[{float(e.sel(bound='lower')):.4f}, {float(e.sel(bound='upper')):.4f}]")
+    return lines
+
+
+def coverage_notes(*datasets) -> list[str]:
+    """The ``coverage_note_*`` attributes of statistics or validation datasets that are not empty: where a
+    sample is too small or too skewed for an interval's nominal level (docs/coverage.md)."""
+    lines = []
+    for ds in datasets:
+        for key, note in ds.attrs.items():
+            if key.startswith("coverage_note_") and note:
+                lines.append(f"note ({key.removeprefix('coverage_note_')}): {note}")
     return lines
 
 

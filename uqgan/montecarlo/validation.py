@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..physics.qoi import QOI_SPECS
+from .driver import MonteCarloError
 from .statistics import qoi_statistics
 
 __all__ = ["Validation", "combined_estimates", "compare_with_reference", "equal_accuracy", "format_target",
@@ -21,34 +22,41 @@ def compare_with_reference(samples, reference, *, level: float = 0.95):
     """Monte Carlo statistics against a full-model reference campaign, per QoI and statistic.
 
     Both are estimated with their confidence intervals (:func:`qoi_statistics`); the difference is
-    expressed in units of the combined standard error ``sqrt(se_mc² + se_ref²)`` with each se taken
-    as the CI half-width / z, and the intervals' overlap is reported. A two-sample KS test per QoI
-    compares the distributions.
+    expressed in units of the combined standard error ``sqrt(se_mc² + se_ref²)`` with each se the
+    estimator's own (``qoi_statistics``' ``standard_error``: never a CI half-width / z, which is
+    wrong for the asymmetric quantile and std intervals and infinite for open ones), and the
+    intervals' overlap is reported. A two-sample KS test per QoI compares the distributions.
 
     Returns
     -------
-    xarray.Dataset with ``reference``, ``estimate`` (qoi, statistic, bound), ``difference_in_se``,
-    ``overlap`` (qoi, statistic), ``ks_statistic``, ``ks_pvalue`` (qoi).
+    xarray.Dataset with ``reference``, ``estimate`` (qoi, statistic, bound), ``reference_se``,
+    ``estimate_se``, ``difference_in_se``, ``overlap`` (qoi, statistic), ``ks_statistic``,
+    ``ks_pvalue`` (qoi); attrs ``coverage_note_reference_<qoi>`` and ``coverage_note_estimate_<qoi>``
+    where ``n`` is too small for the level.
     """
     import xarray as xr
     from scipy import stats
 
     qois = [f"qoi_{s.name}" for s in QOI_SPECS if f"qoi_{s.name}" in reference and f"qoi_{s.name}" in samples]
-    ref = qoi_statistics(reference[qois], level=level)["estimate"].sel(statistic=list(_COMPARED))
-    est = qoi_statistics(samples[qois], level=level)["estimate"].sel(statistic=list(_COMPARED))
-    z = stats.norm.ppf(0.5 + level / 2)
+    ref_ds = qoi_statistics(reference[qois], level=level)
+    est_ds = qoi_statistics(samples[qois], level=level)
+    ref = ref_ds["estimate"].sel(statistic=list(_COMPARED))
+    est = est_ds["estimate"].sel(statistic=list(_COMPARED))
+    ref_se = ref_ds["standard_error"].sel(statistic=list(_COMPARED))
+    est_se = est_ds["standard_error"].sel(statistic=list(_COMPARED))
 
-    def se(e):
-        return (e.sel(bound="upper") - e.sel(bound="lower")) / (2 * z)
-
-    diff = (est.sel(bound="value") - ref.sel(bound="value")) / np.sqrt(se(est) ** 2 + se(ref) ** 2)
+    diff = (est.sel(bound="value") - ref.sel(bound="value")) / np.sqrt(est_se**2 + ref_se**2)
     overlap = (est.sel(bound="lower") <= ref.sel(bound="upper")) & (ref.sel(bound="lower") <= est.sel(bound="upper"))
     ks = [stats.ks_2samp(samples[q].values, reference[q].values) for q in qois]
-    out = xr.Dataset({"reference": ref, "estimate": est, "difference_in_se": diff, "overlap": overlap,
+    out = xr.Dataset({"reference": ref, "estimate": est, "reference_se": ref_se, "estimate_se": est_se,
+                      "difference_in_se": diff, "overlap": overlap,
                       "ks_statistic": ("qoi", [k.statistic for k in ks]),
                       "ks_pvalue": ("qoi", [k.pvalue for k in ks])})
     out.attrs.update({"confidence_level": level, "n_reference": int(reference.sizes["sample"]),
                       "n_estimate": int(samples.sizes["sample"])})
+    for q in qois:
+        out.attrs[f"coverage_note_reference_{q}"] = ref_ds.attrs.get(f"coverage_note_{q}", "")
+        out.attrs[f"coverage_note_estimate_{q}"] = est_ds.attrs.get(f"coverage_note_{q}", "")
     return out
 
 
@@ -64,11 +72,13 @@ def equal_accuracy(validation, *, cost_ratio: float, targets=(0.02, 0.05, 0.1, 0
     accuracy is ``cost_ratio · N_f / N_c = cost_ratio (v_f / v_c)² (1 − |b| / h)²``. It tends to
     ``cost_ratio`` for coarse targets and vanishes at ``h = |b|``: a biased chain is only cheaper for
     targets coarser than its bias. ``b`` is measured against the reference, with a standard error
-    from both CIs; the conservative saving uses the upper end of ``|b|``'s interval, ``|b| + z se``.
+    from both means' own standard errors (the validation's ``reference_se`` and ``estimate_se``);
+    the conservative saving uses the upper end of ``|b|``'s interval, ``|b| + z se``.
 
     Parameters
     ----------
-    validation : :func:`compare_with_reference`'s dataset (``mean`` and ``std`` statistics)
+    validation : :func:`compare_with_reference`'s dataset (``mean`` and ``std`` statistics, with
+        ``reference_se`` and ``estimate_se``)
     cost_ratio : full-model cost per sample / cheap-chain cost per sample (the benchmark's "cheaper")
     targets : relative CI half-widths of the mean at which to compare
     speedup : the saving to solve for: ``target_for_speedup`` is the finest target (smallest ``h``)
@@ -91,14 +101,17 @@ def equal_accuracy(validation, *, cost_ratio: float, targets=(0.02, 0.05, 0.1, 0
     def value(e, stat):
         return e.sel(statistic=stat, bound="value").values
 
-    def se(e):
-        m = e.sel(statistic="mean")
-        return (m.sel(bound="upper") - m.sel(bound="lower")).values / (2 * z)
+    missing = [v for v in ("reference_se", "estimate_se") if v not in validation]
+    if missing:
+        raise MonteCarloError(f"validation lacks {missing}: pass compare_with_reference's dataset (the standard "
+                              f"errors come from the estimators, not from the CI widths)")
+    se_f = validation["reference_se"].sel(statistic="mean").values
+    se_c = validation["estimate_se"].sel(statistic="mean").values
 
     m_f, m_c = value(ref, "mean"), value(est, "mean")
     v_f, v_c = value(ref, "std") / np.abs(m_f), value(est, "std") / np.abs(m_f)  # errors relative to the truth
     b = m_c / m_f - 1
-    b_se = np.sqrt(se(est) ** 2 + (m_c / m_f) ** 2 * se(ref) ** 2) / np.abs(m_f)  # delta method for a ratio
+    b_se = np.sqrt(se_c**2 + (m_c / m_f) ** 2 * se_f**2) / np.abs(m_f)  # delta method for a ratio
     bound = np.abs(b) + z * b_se
     h = np.asarray(targets, dtype=float)[None, :]
 
@@ -154,7 +167,9 @@ def combined_estimates(reference, paired, extra, *, level: float = 0.95):
     methods = ["full-model only", "mfmc", "ppi++", "cheap only (biased?)"]
     stats_ = ["mean", "q05", "q50", "q95"]
     arr = np.full((len(qois), len(stats_), len(methods), 3), np.nan)
+    se = np.full((len(qois), len(stats_), len(methods)), np.nan)
     reduction = np.full(len(qois), np.nan)
+    notes = {}
     for i, q in enumerate(qois):
         y, yl, ye = reference[q].values, paired[q].values, extra[q].values
         rows = {("mean", 0): mean_ci(y, level=level), ("mean", 1): mfmc_mean(y, yl, ye, level=level),
@@ -165,15 +180,23 @@ def combined_estimates(reference, paired, extra, *, level: float = 0.95):
             rows[(name, 3)] = quantile_ci(ye, qq, level=level)
         for (stat, m), e in rows.items():
             arr[i, stats_.index(stat), m] = (e.value, e.lower, e.upper)
+            se[i, stats_.index(stat), m] = e.se
         reduction[i] = rows[("mean", 1)].extra.get("variance_reduction", np.nan)
+        notes[q] = "; ".join(f"{stat} {methods[m]}: {e.extra['note']}" for (stat, m), e in rows.items()
+                             if e.extra.get("note"))
     # the dimension is "estimator": "method" would clash with the keyword of xarray's .sel
     ds = xr.Dataset({"estimate": (("qoi", "statistic", "estimator", "bound"), arr),
+                     "standard_error": (("qoi", "statistic", "estimator"), se,
+                                        {"long_name": "each estimator's own standard error (NaN for PPI "
+                                                      "quantiles, whose interval inverts a test)"}),
                      "mfmc_variance_reduction": ("qoi", reduction, {"long_name": "variance of the full-model-only "
                                                                     "mean / variance of the MFMC mean"})},
                     coords={"qoi": qois, "statistic": stats_, "estimator": methods,
                             "bound": ["value", "lower", "upper"]})
     ds.attrs.update({"confidence_level": level, "n_full": int(reference.sizes["sample"]),
                      "n_cheap_extra": int(extra.sizes["sample"])})
+    for q, note in notes.items():
+        ds.attrs[f"coverage_note_{q}"] = note
     return ds
 
 
@@ -222,7 +245,7 @@ def validate_against_reference(chain, samples, reference, *, seed: int = 0, batc
     params = {n: reference[n].values for n in chain.case.parameter_names}
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
     q = chain.qois(params, n=1, rng=rng, batch_size=batch)
-    paired = xr.Dataset({f"qoi_{s.name}": ("sample", q[s.name]) for s in QOI_SPECS},
+    paired = xr.Dataset({f"qoi_{s.name}": ("sample", q[s.name], {"units": s.units, "role": "qoi"}) for s in QOI_SPECS},
                         coords={"sample": reference["sample"].values})
     return Validation(comparison=compare_with_reference(samples, reference, level=level), paired=paired,
                       combined=combined_estimates(reference, paired, samples, level=level))
