@@ -175,7 +175,7 @@ def _user_errors() -> Iterator[None]:
         # for every command
         known = [getattr(sys.modules.get(f"{__package__}.{mod}"), name, None)
                  for mod, name in (("data.dataset", "DatasetError"), ("fem.submodel", "SubmodelError"),
-                                   ("generators._base", "GeneratorError"))]
+                                   ("generators", "GeneratorError"))]
         if not any(cls is not None and isinstance(err, cls) for cls in known):
             raise
         raise _fail(str(err)) from None

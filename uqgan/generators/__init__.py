@@ -23,6 +23,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["GENERATOR_NAMES", "Generator", "GeneratorError", "Preprocessor", "generator_class", "load_generator",
            "make_generator", "remove_model", "split_points"]
 
+class GeneratorError(ValueError):
+    """The data or parameters cannot serve the generator as asked (too few design points or
+    replicates, a non-uniform time grid, parameters missing or outside the training ranges); the
+    message names the problem and the fix."""
+
+
 #: every generator: name -> (module of uqgan.generators that defines it, whether it needs torch). The one
 #: list of generator names: the CLI, the docs and :meth:`Generator.load` read it.
 _REGISTRY: dict[str, tuple[str, bool]] = {
@@ -88,7 +94,7 @@ def remove_model(directory) -> None:
         shutil.rmtree(d / name, ignore_errors=True)
 
 
-_LAZY = ("Generator", "GeneratorError", "Preprocessor", "split_points")
+_LAZY = ("Generator", "Preprocessor", "split_points")
 
 
 def __getattr__(name: str):
