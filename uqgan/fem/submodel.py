@@ -33,6 +33,7 @@ from ..dataset import variables_with_role
 from ..qoi import QOI_SPECS
 from ..timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
 from . import _dolfinx as backend
+from .explicit import explicit_integrator
 from .model import MATCH_TOLERANCE, ZoneOperators, build_mesh, build_zone
 
 __all__ = ["SubModel", "SubmodelError", "dense_inverse", "solve_submodel"]
@@ -92,9 +93,18 @@ class SubModel:
         logger.info("submodel: %d dofs (%d free), %d boundary nodes; built in %.2f s", self.n_dofs,
                     self.n_dofs - self.constrained_dofs.size, self.zone.boundary_nodes.size, time.perf_counter() - t0)
 
-    def integrator(self, batch: int = 1) -> NewmarkIntegrator:
-        """The factorised zone integrator for a batch size (measured: a dense inverse makes batched
-        solves of the 570 free dofs of the default zone fastest, sparse LU single ones)."""
+    def integrator(self, batch: int = 1):
+        """The zone integrator for a batch size: explicit central differences for that scheme, else
+        Newmark factorised once (measured: a dense inverse makes batched solves of the 570 free
+        dofs of the default zone fastest, sparse LU single ones)."""
+        if self.case.time.scheme == "central-difference":  # no factorisation: one K @ block per step
+            if "explicit" not in self._integrators:
+                # the zone's free operator is a principal block of the full model's (same rows, same
+                # lumped masses), so its highest frequency is below the full model's (interlacing):
+                # the full model's stability check covers the submodel
+                self._integrators["explicit"] = explicit_integrator(
+                    self.case, self.M, self.K, constrained_dofs=self.constrained_dofs, stable_time_step_s=np.inf)
+            return self._integrators["explicit"]
         n_free = self.n_dofs - self.constrained_dofs.size
         kind = self._solver
         if kind == "auto":
