@@ -375,23 +375,38 @@ def solve(
             "--out", "-o", help="Write parameters \\[Pa, s, m], QoIs and wall time \\[s] as JSON."
         ),
     ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(help="Write the zone boundary history \\[m] and the QoIs as netCDF (the dataset schema)."),
+    ] = None,
 ) -> None:
-    """Run the full model once at the nominal parameters (overridden by --set); print its QoIs."""
+    """Run the full model once at the nominal parameters (overridden by --set); print its QoIs.
+
+    Under `mpirun -n N` one model runs over the N ranks and rank 0 prints and writes."""
     with _user_errors():
         case = load_case(case_file)
         params = _parse_assignments(set_ or [], case)
-        for path in (xdmf, out):
+        for path in (xdmf, out, history):
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
     logger.info("solving %s at %s", case_file, params)
 
     try:
-        from .fem import PlateModel
+        from .fem.parallel import full_model, is_root
 
-        model = PlateModel(case)
+        root = is_root()
+        if not root:  # under MPI only rank 0 reports
+            logging.getLogger().setLevel(logging.ERROR)
+        model = full_model(case)
     except ImportError as err:
         raise _fail(str(err), EXIT_ENVIRONMENT) from None
-    solution = model.solve(params, keep_full_history=xdmf is not None)
+    except ConfigError as err:  # a time step above the mesh's stability limit: every rank stops, rank 0 says why
+        raise _fail(str(err).splitlines() if root else []) from None
+    if xdmf is not None and not hasattr(model, "write_xdmf"):
+        raise _fail("--xdmf writes the full field from one process: run without mpirun for it")
+    solution = model.solve(params, **({} if xdmf is None else {"keep_full_history": True}))
+    if not root:
+        return
 
     import numpy as np
     from rich.markup import escape
@@ -431,6 +446,17 @@ def solve(
         }
         out.write_text(json.dumps(record, indent=2) + "\n")
         typer.echo(f"wrote {out}")
+    if history is not None:
+        from .config import case_to_toml
+        from .dataset import sample_dataset, write_atomic
+
+        ds = sample_dataset(sample=0, point=0, replicate=0, parameters=params, xi=np.zeros(0), time_s=solution.time_s,
+                            boundary_coords=model.zone.boundary_coords, u_bc=solution.u_bc, qoi=solution.qoi,
+                            attrs={"uqgan_version": __version__, "case_toml": case_to_toml(case),
+                                   "mpi_ranks": int(solution.extra.get("ranks", 1)),
+                                   "wall_time_s": solution.wall_time_s})
+        write_atomic(history, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+        typer.echo(f"wrote {history}")
 
 
 # ------------------------------------------------------------------------------------------------
