@@ -46,7 +46,7 @@ def _mpirun(n: int) -> list[str]:
     return ["mpirun", "-n", str(n), *extra]
 
 
-def _solve(tmp_path: Path, case: CaseConfig, ranks: int) -> "xr.Dataset":  # noqa: F821
+def _solve(tmp_path: Path, case: CaseConfig, ranks: int):
     import xarray as xr
 
     path = tmp_path / "case.toml"
@@ -77,7 +77,8 @@ def test_explicit_on_two_ranks_equals_the_serial_run(tmp_path):
     differs, so the histories agree to round-off grown over 240 steps (the issue asks 1e-10)."""
     case = CaseConfig.model_validate(SMALL)
     u_err, q_err = _compare(_solve(tmp_path, case, 1), _solve(tmp_path, case, 2))
-    print(f"\nexplicit, 1 vs 2 ranks: boundary history {u_err:.1e} (max |du| / max |u|), QoIs {max(q_err.values()):.1e}")
+    print(f"\nexplicit, 1 vs 2 ranks: boundary history {u_err:.1e} (max |du| / max |u|), "
+          f"QoIs {max(q_err.values()):.1e}")
     assert u_err < 1e-10
     assert max(q_err.values()) < 1e-10
 
