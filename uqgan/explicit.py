@@ -184,6 +184,7 @@ class CentralDifferenceIntegrator:
         self.mass_diagonal = m
         #: the lumped mass as a sparse diagonal matrix (for energies)
         self.M = sp.diags(m).tocsr()
+        self.last_Ku: np.ndarray | None = None
         self._inv_m = np.where(free, 1.0 / np.where(free, m, 1.0), 0.0)
 
     def run(self, n_steps: int, *, force: Callable[[float], np.ndarray] | None = None, u0=None, v0=None,
@@ -193,7 +194,9 @@ class CentralDifferenceIntegrator:
 
         The observer sees ``(k, t_k, u_k, v_k, a_k)`` with the integer-step velocity
         ``v_k = v_{k−½} + ½ dt a_k``; on constrained dofs ``v_k`` is the last half-step velocity and
-        ``a_k`` zero. Returns ``(u, v, a)`` at the final time.
+        ``a_k`` zero. Without stiffness damping the step's own product ``K u_k`` is in
+        ``self.last_Ku`` while the observer runs (a strain energy needs no second product).
+        Returns ``(u, v, a)`` at the final time.
         """
         if n_steps < 0:
             raise ValueError(f"n_steps={n_steps}: must be >= 0")
@@ -209,6 +212,7 @@ class CentralDifferenceIntegrator:
 
         def accel(t: float, u: np.ndarray, v_lag: np.ndarray, first: bool) -> np.ndarray:
             r = self.K @ (u + bK * v_lag) if bK else self.K @ u
+            self.last_Ku = None if bK else r  # K u_k, for an observer's strain energy (read, do not modify)
             r = -r if force is None else np.broadcast_to(force(t), shape) - r
             a = r * inv_m
             if aM:  # a = m⁻¹ r − a_M v_n with v_n = v_lag + ½ dt a (v_lag = v_0 exactly at the start)

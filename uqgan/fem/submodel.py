@@ -261,12 +261,15 @@ class SubModel:
         qoi = self.ops.qoi(self._E, stiffness=self.K, batch=b)
         zone_hist = np.empty((u.shape[1], self.n_dofs, b)) if keep_zone_history else None
 
+        integ = self.integrator(b)
+
         def observer(k, t, uu, v, a):
-            qoi.update(uu)
+            # an undamped explicit step has just computed K u (self.K, the QoI's stiffness too)
+            qoi.update(uu, Ku=getattr(integ, "last_Ku", None))
             if zone_hist is not None and k % grid.stride == 0:
                 zone_hist[k // grid.stride] = uu
 
-        self.integrator(b).run(grid.n_steps, prescribed=prescribed, batch=b, observer=observer)
+        integ.run(grid.n_steps, prescribed=prescribed, batch=b, observer=observer)
         res = qoi.result()
         if zone_hist is not None:
             res["u_zone"] = zone_hist.transpose(2, 0, 1).reshape(b, u.shape[1], -1, 2)
