@@ -484,6 +484,9 @@ def generate_data(
         int, typer.Option(metavar="M", help="Write ParaView files of the first M runs to DATA_DIR/fields.")
     ] = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar with ETA.")] = True,
+    ranks_per_sample: Annotated[int, typer.Option(
+        metavar="R", help="MPI ranks per full-model run (one mpirun per sample, --workers at a time; launcher "
+                          "from $UQGAN_MPIEXEC, default 'mpirun -n {ranks}'; see docs/schemes.md).")] = 1,
     ranges: Annotated[list[str] | None, typer.Option(
         "--range", metavar="NAME=LOW:HIGH",
         help="Sample NAME over a sub-range of the case's (repeatable; LOW and HIGH in the parameter's units: "
@@ -517,6 +520,14 @@ def generate_data(
             problems.append(f"--workers={workers}: must be >= 1")
         if save_fields < 0:
             problems.append(f"--save-fields={save_fields}: must be >= 0")
+        if ranks_per_sample < 1:
+            problems.append(f"--ranks-per-sample={ranks_per_sample}: must be >= 1")
+        elif ranks_per_sample > 1 and scheduler:
+            problems.append("--ranks-per-sample with --scheduler: run one MPI job per sample with the srun recipe "
+                            "in docs/cluster.md instead")
+        elif ranks_per_sample > 1 and save_fields:
+            problems.append("--ranks-per-sample with --save-fields: ParaView output is serial; "
+                            "use --ranks-per-sample 1")
         if seed < 0:
             problems.append(f"--seed={seed}: must be >= 0")
         if design not in ("sobol", "lhs", "mc"):
@@ -526,7 +537,7 @@ def generate_data(
         try:
             report = run_campaign(case, out, n_samples=samples, replicates=replicates, design=design, seed=seed,
                                   workers=workers, scheduler=scheduler, save_fields=save_fields,
-                                  show_progress=progress)
+                                  show_progress=progress, ranks_per_sample=ranks_per_sample)
         except CampaignError as err:
             raise _fail(str(err)) from None
         except ImportError as err:

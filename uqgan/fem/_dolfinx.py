@@ -423,6 +423,16 @@ def distributed_mesh_from_arrays(points: np.ndarray | None, triangles: np.ndarra
                                     np.asarray(points, dtype=np.float64)[:, :2], domain)
 
 
+def local_cell_midpoints(mesh) -> np.ndarray:
+    """Midpoints of this rank's cells, owned then ghost ones, ``(n_local_cells, 2)`` [m] (the
+    order of a DG0 function's local array: what a per-cell Young's modulus fills)."""
+    dolfinx, _, _ = _modules()
+    tdim = mesh.topology.dim
+    im = mesh.topology.index_map(tdim)
+    n = im.size_local + im.num_ghosts
+    return dolfinx.mesh.compute_midpoints(mesh, tdim, np.arange(n, dtype=np.int32))[:, :2]
+
+
 def owned_nodes(space: VectorSpace) -> int:
     """Number of nodes this rank owns (the first ones of ``space.node_coords``; the rest are ghosts)."""
     return space.V.dofmap.index_map.size_local
@@ -441,10 +451,11 @@ def petsc_mass(assembler: Assembler):
     return A
 
 
-def petsc_stiffness(assembler: Assembler, youngs_modulus_pa: float):
-    """Stiffness for a uniform Young's modulus [Pa] as a distributed PETSc matrix (no BCs)."""
+def petsc_stiffness(assembler: Assembler, youngs_modulus_pa):
+    """Stiffness as a distributed PETSc matrix (no BCs); Young's modulus [Pa] a scalar or one
+    value per local cell, ghosts included (see :func:`local_cell_midpoints`)."""
     dolfinx, _, _ = _modules()
-    assembler.E.x.array[:] = float(youngs_modulus_pa)
+    assembler.E.x.array[:] = np.broadcast_to(np.asarray(youngs_modulus_pa, dtype=float), assembler.E.x.array.shape)
     A = dolfinx.fem.petsc.assemble_matrix(assembler._k_form)
     A.assemble()
     return A

@@ -12,8 +12,8 @@ the QoIs and keep the boundary history, so the numbers are computed as in the se
 rank 0 writes them. The serial zone operators are built on rank 0 from a serial copy of the mesh
 at set-up (the zone's restriction needs it); that copy is not touched during the time loop.
 
-Scope today: the nominal (uniform) Young's modulus; a random field per cell needs the field's
-basis evaluated on each rank's cells (the campaign's ``--ranks-per-sample`` is not built yet).
+A random Young's-modulus field is evaluated by each rank at its own cells (the KL basis's
+Nyström extension at the local cell midpoints), so no rank holds the whole field.
 
 Examples
 --------
@@ -112,23 +112,19 @@ class DistributedPlateModel:
         self.top_facets = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
         self.explicit = case.time.scheme == "central-difference"
         self.dot = backend.global_dot()
+        self._solver = solver if self.size > 1 else "petsc"
+        self.cell_midpoints = backend.local_cell_midpoints(self.mesh)  # owned and ghost cells
+        self.n_cells = self.cell_midpoints.shape[0]
+        z = g.zone
+        mid = self.cell_midpoints
+        self.zone_cells = np.flatnonzero((mid[:, 0] > z.x_min_m) & (mid[:, 0] < z.x_max_m)
+                                         & (mid[:, 1] > z.y_min_m) & (mid[:, 1] < z.y_max_m))  # as build_zone
         if self.explicit:
             self.mass_diagonal = backend.lumped_mass_petsc(self.M, g.degree)
-            free = np.setdiff1d(np.arange(self.n_owned), self.clamped_dofs)
-            lam = max_eigenvalue(self.K_op.__matmul__, self.mass_diagonal, free=free, dot=self.dot,
-                                 rng=np.random.default_rng([0, self.rank]))
-            self.stable_time_step_s = critical_time_step(np.sqrt(lam), rayleigh=_rayleigh(case))
+            self.stable_time_step_s = self._stable_time_step(self.K_op)
             if case.time.dt_s > self.stable_time_step_s:
                 raise time_step_error(case, self.stable_time_step_s)
-            self.integrator = CentralDifferenceIntegrator(self.mass_diagonal, self.K_op, dt=case.time.dt_s,
-                                                          constrained_dofs=self.clamped_dofs, rayleigh=_rayleigh(case))
-        else:
-            scheme = TimeScheme.from_name(case.time.scheme, case.time.spectral_radius)
-            _, m_coef, k_coef = newmark_constants(scheme, case.time.dt_s, _rayleigh(case))
-            solve = backend.petsc_effective_solver(self.M, self.K, m_coef, k_coef, self.clamped_dofs, self.first_dof,
-                                                   solver=solver if self.size > 1 else "petsc")
-            self.integrator = _DistributedNewmark(self.M_op, self.K_op, solve, n=self.n_owned, dt=case.time.dt_s,
-                                                  scheme=scheme, fixed=self.clamped_dofs, rayleigh=_rayleigh(case))
+        self.integrator = self._integrator(self.K, self.K_op)
         # the zone, serial on rank 0; its node coordinates matched to each rank's owned nodes
         self.zone = self.zone_ops = None
         zone_coords = None
@@ -147,19 +143,62 @@ class DistributedPlateModel:
             logger.info("MPI full model on %d ranks: %d dofs (%d on rank 0), zone %d dofs; built in %.2f s",
                         self.size, self.n_dofs, self.n_owned, self.zone.space.n_dofs, time.perf_counter() - t0)
 
+    def _stable_time_step(self, K_op) -> float:
+        free = np.setdiff1d(np.arange(self.n_owned), self.clamped_dofs)
+        lam = max_eigenvalue(K_op.__matmul__, self.mass_diagonal, free=free, dot=self.dot,
+                             rng=np.random.default_rng([0, self.rank]))
+        return critical_time_step(np.sqrt(lam), rayleigh=_rayleigh(self.case))
+
+    def _integrator(self, K, K_op):
+        case = self.case
+        if self.explicit:
+            return CentralDifferenceIntegrator(self.mass_diagonal, K_op, dt=case.time.dt_s,
+                                               constrained_dofs=self.clamped_dofs, rayleigh=_rayleigh(case))
+        scheme = TimeScheme.from_name(case.time.scheme, case.time.spectral_radius)
+        _, m_coef, k_coef = newmark_constants(scheme, case.time.dt_s, _rayleigh(case))
+        solve = backend.petsc_effective_solver(self.M, K, m_coef, k_coef, self.clamped_dofs, self.first_dof,
+                                               solver=self._solver)
+        return _DistributedNewmark(self.M_op, K_op, solve, n=self.n_owned, dt=case.time.dt_s, scheme=scheme,
+                                   fixed=self.clamped_dofs, rayleigh=_rayleigh(case))
+
+    def integrator_for(self, youngs_modulus=None):
+        """``(integrator, K operator)`` for a Young's modulus per local cell ``(n_cells,)`` [Pa]
+        (owned and ghost cells, the order of :attr:`cell_midpoints`), or the nominal one for None.
+        The explicit time step is checked as in the serial model: the nominal limit times
+        ``√(E₀ / max E)`` first, the field's own Lanczos limit only when that bound is exceeded."""
+        if youngs_modulus is None:
+            return self.integrator, self.K_op
+        E = np.asarray(youngs_modulus, dtype=float)
+        if E.shape != (self.n_cells,):
+            raise ValueError(f"youngs_modulus has shape {E.shape}: give one value per local cell, ({self.n_cells},)")
+        K = backend.petsc_stiffness(self.assembler, E)
+        K_op = backend.PetscOperator(K)
+        if self.explicit:
+            e_max = backend.global_max(E.max())
+            bound = self.stable_time_step_s * np.sqrt(min(1.0, self.case.material.youngs_modulus_pa / e_max))
+            if self.case.time.dt_s > bound:
+                limit = self._stable_time_step(K_op)
+                if self.case.time.dt_s > limit:
+                    raise time_step_error(self.case, limit, f"this Young's-modulus field (max {e_max:.4g} Pa)")
+        return self._integrator(K, K_op), K_op
+
     @property
     def output_steps(self) -> np.ndarray:
         t = self.case.time
         return np.arange(0, t.n_steps + 1, t.output_stride)
 
-    def solve(self, parameters: dict[str, float] | None = None) -> FullSolution | None:
-        """Run the full model at one parameter point (nominal material); rank 0 gets the solution.
+    def solve(self, parameters: dict[str, float] | None = None, *, youngs_modulus=None) -> FullSolution | None:
+        """Run the full model at one parameter point; rank 0 gets the solution, the others None.
 
-        Same outputs as :meth:`uqgan.fem.PlateModel.solve`: the zone boundary history in the
-        serial model's node order, the zone QoIs and the total mechanical energy per output time.
+        ``youngs_modulus``: one value per local cell [Pa] (see :meth:`integrator_for`; with
+        :func:`uqgan.campaign.material_field_basis` on this model each rank evaluates the KL basis
+        at its own cells), None for the nominal material. Same outputs as
+        :meth:`uqgan.fem.PlateModel.solve`: the zone boundary history in the serial model's node
+        order, the zone QoIs and the total mechanical energy per output time.
         """
         t0 = time.perf_counter()
         case = self.case
+        integrator, K_op = self.integrator_for(youngs_modulus)
         params = case.check_parameters(parameters if parameters is not None else case.parameters.nominal())
         F = self.assembler.pressure_load(self.top_facets, centre_m=params["load_position"],
                                          width_m=case.load.footprint_width_m, axis=0)
@@ -176,7 +215,7 @@ class DistributedPlateModel:
         bc_dofs = backend.raw_dofs(self.zone.boundary_zone_nodes) if root else None
         u_bc = np.empty((n_out, bc_dofs.size)) if root else None
         energy = np.empty(n_out)
-        M_energy = self.integrator.M if not self.explicit else None
+        M_energy = integrator.M if not self.explicit else None
         out = iter(range(n_out))
 
         def observer(k, t, u, v, a):
@@ -188,9 +227,9 @@ class DistributedPlateModel:
                 if root:
                     u_bc[i] = z[bc_dofs]
                 kinetic = self.dot(v, self.mass_diagonal * v) if self.explicit else self.dot(v, M_energy @ v)
-                energy[i] = 0.5 * kinetic + 0.5 * self.dot(u, self.K_op @ u)
+                energy[i] = 0.5 * kinetic + 0.5 * self.dot(u, K_op @ u)
 
-        self.integrator.run(case.time.n_steps, force=force, observer=observer)
+        integrator.run(case.time.n_steps, force=force, observer=observer)
         wall = backend.global_max(time.perf_counter() - t0)
         if not root:
             return None
@@ -212,3 +251,39 @@ def full_model(case: CaseConfig):
 def is_root() -> bool:
     """Whether this process is rank 0 of ``COMM_WORLD`` (the one that prints and writes)."""
     return backend.world_rank() == 0
+
+
+def run_task_file(task_path: str, out_path: str) -> None:
+    """One campaign sample on this process's ranks: read the task (a pickle written by
+    :func:`uqgan.campaign.solve_sample_mpi`), solve, and let rank 0 write the result as ``.npz``."""
+    import json
+    import pickle
+
+    from ..campaign import youngs_modulus_field
+    from ..config import case_from_toml
+
+    with open(task_path, "rb") as f:
+        task = pickle.load(f)  # noqa: S301 - our own file, written by the campaign for this run
+    case = case_from_toml(task["case_toml"])
+    model = DistributedPlateModel(case)
+    basis = task["basis"]
+    E = None
+    if basis is not None:
+        psi = basis.evaluate(model.cell_midpoints)  # this rank's cells only
+        E = youngs_modulus_field(case, psi, np.asarray(task["xi"], dtype=float), model.zone_cells)
+    sol = model.solve(task["parameters"], youngs_modulus=E)
+    if sol is None:
+        return
+    import os
+
+    tmp = f"{out_path}.tmp.npz"
+    np.savez(tmp, u_bc=sol.u_bc, time_s=sol.time_s, boundary_coords=model.zone.boundary_coords,
+             qoi_json=json.dumps(sol.qoi), wall_time_s=sol.wall_time_s, ranks=model.size,
+             fem_versions_json=json.dumps(backend.versions()))
+    os.replace(tmp, out_path)
+
+
+if __name__ == "__main__":  # mpirun -n R python -m uqgan.fem.parallel TASK.pkl OUT.npz
+    import sys
+
+    run_task_file(sys.argv[1], sys.argv[2])
