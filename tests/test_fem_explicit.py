@@ -243,3 +243,24 @@ def test_explicit_agrees_with_newmark_on_the_default_plate():
     assert diff < 0.015
     for name, rel in qoi.items():
         assert abs(rel) < 0.01, name
+
+
+@pytest.mark.slow
+def test_explicit_agrees_with_newmark_within_one_percent_on_a_resolved_mesh():
+    """The issue's 1 %: on the 5 mm mesh (81k dofs), where both schemes are within 0.5 % of a
+    reference (docs/schemes.md), central differences at 0.1875 µs and Newmark at 0.25 µs agree on
+    the boundary history to 0.30 % and on the zone QoIs to 0.15 %."""
+    c = default_case()
+    g = c.geometry.model_copy(update={"element_size_m": 0.005})
+    newmark = c.model_copy(update={"geometry": g, "time": c.time.model_copy(
+        update={"dt_s": 0.25e-6, "n_steps": 1200, "output_stride": 6})})
+    explicit = c.model_copy(update={"geometry": g, "time": c.time.model_copy(
+        update={"scheme": "central-difference", "dt_s": 0.1875e-6, "n_steps": 1600, "output_stride": 8})})
+    ref, sol = PlateModel(newmark).solve(), PlateModel(explicit).solve()
+    diff = np.linalg.norm(sol.u_bc - ref.u_bc) / np.linalg.norm(ref.u_bc)
+    qoi = {s.name: sol.qoi[s.name] / ref.qoi[s.name] - 1 for s in QOI_SPECS}
+    print(f"\nexplicit vs Newmark, 5 mm mesh: boundary history {diff:.2%}, QoIs "
+          + ", ".join(f"{k} {v:+.2%}" for k, v in qoi.items()))
+    assert diff < 0.01
+    for name, rel in qoi.items():
+        assert abs(rel) < 0.01, name
