@@ -264,3 +264,23 @@ def test_explicit_agrees_with_newmark_within_one_percent_on_a_resolved_mesh():
     assert diff < 0.01
     for name, rel in qoi.items():
         assert abs(rel) < 0.01, name
+
+
+def test_a_stiff_field_is_refused_and_the_campaign_step_is_advised(caplog):
+    """Stiffer material raises ω_max as √(E/E₀): a uniform 4 E₀ halves the limit, so 0.375 µs is
+    refused for that field (one line naming it); building the model warns that the default
+    random field at +3.5 σ (E = 4.67 E₀) needs dt_s <= 0.9 × 0.464 / √4.67 µs."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="uqgan.fem.explicit"):
+        model = PlateModel(explicit_default())
+    assert "for campaigns use time.dt_s <= 1.93e-07" in caplog.text
+    with pytest.raises(ConfigError, match=r"time.dt_s=3.75e-07: .* of this Young's-modulus field \(max 8.4e\+11 Pa\)"):
+        model.solve(youngs_modulus=np.full(model.n_cells, 4 * E))
+    caplog.clear()
+    calm = explicit_default()
+    no_field = calm.random_field.model_copy(update={"coefficient_of_variation": 0.0})
+    calm = calm.model_copy(update={"random_field": no_field})
+    with caplog.at_level(logging.WARNING, logger="uqgan.fem.explicit"):
+        PlateModel(calm)
+    assert "for campaigns" not in caplog.text
