@@ -203,15 +203,16 @@ class LoadConfig(_Frozen):
 
 
 class TimeConfig(_Frozen):
-    """Implicit time integration."""
+    """Time integration: implicit Newmark / generalized-alpha, or explicit central differences."""
 
     dt_s: PositiveFloat = Field(0.5e-6, description="time step [s]; see docs/resolution.md")
     n_steps: int = Field(600, ge=1, description="number of time steps")
     output_stride: int = Field(3, ge=1, description="store the boundary history every output_stride steps")
-    scheme: Literal["newmark", "generalized-alpha"] = Field(
+    scheme: Literal["newmark", "generalized-alpha", "central-difference"] = Field(
         "newmark",
-        description='"newmark" (average acceleration: energy conserving) or "generalized-alpha" '
-        "(damps high frequencies)",
+        description='"newmark" (average acceleration: energy conserving), "generalized-alpha" '
+        '(damps high frequencies) or "central-difference" (explicit, lumped mass; dt_s below the '
+        "mesh's stability limit; docs/schemes.md)",
     )
     spectral_radius: float = Field(
         0.8, ge=0.0, le=1.0, description="generalized-alpha high-frequency spectral radius rho_inf in [0, 1]"
@@ -575,6 +576,18 @@ class CampaignConfig(_RunConfig):
                                   **_option("--scheduler"))
     save_fields: int = Field(0, ge=0, description="write ParaView files of the first M runs",
                              **_option("--save-fields"))
+    ranks_per_sample: int = Field(1, ge=1, description="MPI ranks of each full-model run (local mpirun jobs)",
+                                  **_option("--ranks-per-sample"))
+
+    @model_validator(mode="after")
+    def _one_mpi_job_per_sample(self) -> CampaignConfig:
+        if self.ranks_per_sample > 1 and self.scheduler:
+            raise ValueError("--ranks-per-sample with --scheduler: run one MPI job per sample with the srun recipe "
+                             "in docs/cluster.md instead")
+        if self.ranks_per_sample > 1 and self.save_fields:
+            raise ValueError("--ranks-per-sample with --save-fields: ParaView output is serial; use "
+                             "--ranks-per-sample 1")
+        return self
 
     @model_validator(mode="after")
     def _whole_points(self) -> CampaignConfig:

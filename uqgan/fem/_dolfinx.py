@@ -2,8 +2,9 @@
 
 Everything above this file works with numpy arrays and scipy sparse matrices, so porting to a
 newer dolfinx (0.6 ``bb_tree``/``*_options``, 0.8 ``fem.functionspace``/``basix.ufl.element``,
-0.9 ``x.petsc_vec``) touches this one file. Serial by design: each process builds its own mesh on
-``MPI.COMM_SELF`` and campaigns parallelise over samples.
+0.9 ``x.petsc_vec``) touches this one file. The serial model builds its mesh on ``MPI.COMM_SELF``
+(campaigns parallelise over samples); the MPI section at the end partitions one model over
+``COMM_WORLD`` (:mod:`uqgan.fem.parallel`).
 
 Dof layout: a vector P_k space is blocked with block size 2; node ``i`` (a row of
 ``tabulate_dof_coordinates``) owns raw dofs ``2 i`` (x) and ``2 i + 1`` (y), and the assembled
@@ -378,3 +379,211 @@ def petsc_lu(A: sp.spmatrix, *, ordering: str = "nd"):
 def _destroy_petsc(*objs) -> None:
     for obj in objs:
         obj.destroy()
+
+
+# ------------------------------------------------------------------------------------------------
+# MPI: one full model over the ranks of COMM_WORLD (dolfinx's partition, PETSc's parallel matrices)
+#
+# Each rank holds its own cells, the dofs it owns plus ghosts; PETSc matrices and vectors are
+# distributed by owned dofs in dolfinx's local order (global raw dof = 2 * local_range[0] + local).
+# The numpy side sees each rank's owned part only.
+
+
+def world():
+    """``MPI.COMM_WORLD`` (initialises MPI on first use)."""
+    _, _, MPI = _modules()
+    return MPI.COMM_WORLD
+
+
+def world_size() -> int:
+    return world().size
+
+
+def world_rank() -> int:
+    return world().rank
+
+
+def distributed_rectangle_mesh(length_m: float, height_m: float, nx: int, ny: int):
+    """:func:`rectangle_mesh` partitioned over ``COMM_WORLD`` (same vertices, same diagonals)."""
+    dolfinx, _, MPI = _modules()
+    return dolfinx.mesh.create_rectangle(
+        MPI.COMM_WORLD, [np.array([0.0, 0.0]), np.array([length_m, height_m])], [nx, ny],
+        dolfinx.mesh.CellType.triangle, diagonal=dolfinx.mesh.DiagonalType.right,
+    )
+
+
+def distributed_mesh_from_arrays(points: np.ndarray | None, triangles: np.ndarray | None):
+    """:func:`mesh_from_arrays` partitioned over ``COMM_WORLD``: rank 0 gives the arrays (the
+    others None) and dolfinx's partitioner distributes the cells, once, before any time step."""
+    dolfinx, ufl, MPI = _modules()
+    if MPI.COMM_WORLD.rank != 0 or points is None:
+        points, triangles = np.zeros((0, 2)), np.zeros((0, 3), dtype=np.int64)
+    domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.triangle, 1))
+    return dolfinx.mesh.create_mesh(MPI.COMM_WORLD, np.asarray(triangles, dtype=np.int64),
+                                    np.asarray(points, dtype=np.float64)[:, :2], domain)
+
+
+def local_cell_midpoints(mesh) -> np.ndarray:
+    """Midpoints of this rank's cells, owned then ghost ones, ``(n_local_cells, 2)`` [m] (the
+    order of a DG0 function's local array: what a per-cell Young's modulus fills)."""
+    dolfinx, _, _ = _modules()
+    tdim = mesh.topology.dim
+    im = mesh.topology.index_map(tdim)
+    n = im.size_local + im.num_ghosts
+    return dolfinx.mesh.compute_midpoints(mesh, tdim, np.arange(n, dtype=np.int32))[:, :2]
+
+
+def owned_nodes(space: VectorSpace) -> int:
+    """Number of nodes this rank owns (the first ones of ``space.node_coords``; the rest are ghosts)."""
+    return space.V.dofmap.index_map.size_local
+
+
+def first_global_dof(space: VectorSpace) -> int:
+    """Global raw index of this rank's first owned dof."""
+    return 2 * space.V.dofmap.index_map.local_range[0]
+
+
+def petsc_mass(assembler: Assembler):
+    """Consistent mass as a distributed PETSc matrix (no boundary conditions)."""
+    dolfinx, _, _ = _modules()
+    A = dolfinx.fem.petsc.assemble_matrix(assembler._m_form)
+    A.assemble()
+    return A
+
+
+def petsc_stiffness(assembler: Assembler, youngs_modulus_pa):
+    """Stiffness as a distributed PETSc matrix (no BCs); Young's modulus [Pa] a scalar or one
+    value per local cell, ghosts included (see :func:`local_cell_midpoints`)."""
+    dolfinx, _, _ = _modules()
+    assembler.E.x.array[:] = np.broadcast_to(np.asarray(youngs_modulus_pa, dtype=float), assembler.E.x.array.shape)
+    A = dolfinx.fem.petsc.assemble_matrix(assembler._k_form)
+    A.assemble()
+    return A
+
+
+class PetscOperator:
+    """``A @ x`` for a distributed PETSc matrix on each rank's owned part ``x`` ``(n_owned,)``:
+    one ``MatMult`` (PETSc exchanges the ghost values it needs)."""
+
+    def __init__(self, A):
+        self.A = A
+        self._x, self._y = A.createVecRight(), A.createVecLeft()
+        n = self._x.getLocalSize()
+        self.shape = (n, n)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 1:
+            raise ValueError("the MPI model steps one run at a time: x must be (n_owned,)")
+        self._x.array_w[:] = x
+        self.A.mult(self._x, self._y)
+        return self._y.array_r.copy()
+
+
+def lumped_mass_petsc(M, degree: int) -> np.ndarray:
+    """The rule of :func:`uqgan.physics.explicit.lumped_mass` on a distributed matrix: row sums for degree
+    1, HRZ (``diag(M) · Σᵢⱼ Mᵢⱼ / Σᵢ Mᵢᵢ``, sums over all ranks) above. Owned part, ``(n_owned,)``."""
+    ones, rows = M.createVecRight(), M.createVecLeft()
+    ones.set(1.0)
+    M.mult(ones, rows)
+    if degree == 1:
+        return rows.array_r.copy()
+    diag = M.getDiagonal()
+    scale = rows.sum() / diag.sum()
+    return diag.array_r * scale
+
+
+def global_dot(comm=None):
+    """``dot(a, b)`` over all ranks of ``comm`` (default ``COMM_WORLD``) for owned parts."""
+    comm = comm or world()
+    if comm.size == 1:
+        return lambda a, b: float(np.dot(a, b))
+    _, _, MPI = _modules()
+    local, total = np.zeros(1), np.zeros(1)
+
+    def dot(a, b):
+        local[0] = np.dot(a, b)
+        comm.Allreduce(local, total, op=MPI.SUM)
+        return float(total[0])
+
+    return dot
+
+
+def broadcast(obj, root: int = 0):
+    """``obj`` from ``root`` on every rank of ``COMM_WORLD`` (pickled; small objects only)."""
+    return world().bcast(obj, root=root)
+
+
+def global_max(value: float) -> float:
+    _, _, MPI = _modules()
+    return world().allreduce(float(value), op=MPI.MAX)
+
+
+class RootGather:
+    """Gathers a fixed set of owned dofs of every rank into one array on rank 0, in a given order.
+
+    Each rank passes the owned local indices it holds and their positions ``dst`` in the target
+    array of size ``n``; :meth:`__call__` sends ``x[local]`` (a few hundred values: the zone, not
+    the mesh) and rank 0 places them. Other ranks get None.
+    """
+
+    def __init__(self, local: np.ndarray, dst: np.ndarray, n: int):
+        self.comm = world()
+        self.local = np.asarray(local, dtype=np.int64)
+        counts = self.comm.gather(self.local.size, root=0)
+        dsts = self.comm.gather(np.asarray(dst, dtype=np.int64), root=0)
+        self.n = int(n)
+        if self.comm.rank == 0:
+            self.counts = np.asarray(counts)
+            self.order = np.concatenate(dsts)
+            if np.unique(self.order).size != self.n or self.order.size != self.n:
+                raise ValueError(f"the ranks hold {self.order.size} zone dofs ({np.unique(self.order).size} "
+                                 f"distinct) of {self.n}: the zone was not matched node for node")
+            self._buf = np.empty(self.n)
+        self._send = np.empty(self.local.size)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray | None:
+        np.take(x, self.local, out=self._send)
+        if self.comm.size == 1:
+            out = np.empty(self.n)
+            out[self.order] = self._send
+            return out
+        if self.comm.rank == 0:
+            self.comm.Gatherv(self._send, (self._buf, self.counts), root=0)
+            out = np.empty(self.n)
+            out[self.order] = self._buf
+            return out
+        self.comm.Gatherv(self._send, None, root=0)
+        return None
+
+
+def petsc_effective_solver(M, K, m_coef: float, k_coef: float, fixed_owned: np.ndarray, first_dof: int,
+                           *, solver: str = "mumps"):
+    """Factorise ``A = m_coef M + k_coef K`` with the constrained dofs' rows and columns replaced
+    by the identity, in parallel (MUMPS by default; PETSc's own LU on one rank). Returns
+    ``solve(b) -> x`` on owned parts: the constrained entries of ``x`` are ``b``'s (zero for a clamp)."""
+    require("petsc4py", purpose=_PURPOSE)
+    from petsc4py import PETSc
+
+    A = M.copy()
+    A.scale(m_coef)
+    A.axpy(k_coef, K)
+    rows = (np.asarray(fixed_owned, dtype=np.int64) + first_dof).astype(PETSc.IntType)
+    A.zeroRowsColumns(rows, diag=1.0)
+    ksp = PETSc.KSP().create(A.getComm())
+    ksp.setOperators(A)
+    ksp.setType("preonly")
+    pc = ksp.getPC()
+    pc.setType("lu")
+    pc.setFactorSolverType(solver)
+    ksp.setUp()
+    b_vec, x_vec = A.createVecLeft(), A.createVecRight()
+
+    def solve(b: np.ndarray) -> np.ndarray:
+        b_vec.array_w[:] = b
+        ksp.solve(b_vec, x_vec)
+        return x_vec.array_r.copy()
+
+    solve.petsc_objects = (ksp, A, b_vec, x_vec)
+    finalizer = weakref.finalize(solve, _destroy_petsc, *solve.petsc_objects)
+    finalizer.atexit = False
+    return solve

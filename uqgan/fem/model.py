@@ -29,6 +29,7 @@ from ..physics.material import half_sine_pulse
 from ..physics.qoi import ZoneQoI
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy, scipy_lu
 from . import _dolfinx as backend
+from .explicit import check_time_step, explicit_integrator
 
 __all__ = ["FullSolution", "PlateModel", "Zone", "ZoneOperators", "build_mesh", "build_zone"]
 
@@ -201,7 +202,11 @@ class PlateModel:
         self.top_facets = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
         self.zone = build_zone(case, self.mesh, self.space)
         self.zone_ops = ZoneOperators(case, self.zone)
-        self.time_scheme = TimeScheme.from_name(case.time.scheme, case.time.spectral_radius)
+        self.explicit = case.time.scheme == "central-difference"
+        self.time_scheme = None if self.explicit else TimeScheme.from_name(case.time.scheme, case.time.spectral_radius)
+        if self.explicit:  # refuse a dt_s above the mesh's stability limit before any run
+            self.stable_time_step_s = check_time_step(case, self.M, self.assembler.stiffness(mat.youngs_modulus_pa),
+                                                      constrained_dofs=self.clamped_dofs)
         for warning in case.resolution()["warnings"]:
             logger.warning("under-resolved: %s", warning)
         logger.info("full model: %d dofs, %d cells, zone %d dofs (%.1f %% of the area), %d boundary nodes; "
@@ -238,16 +243,22 @@ class PlateModel:
             raise ValueError("youngs_modulus must be finite and > 0 in every cell")
         return E
 
-    def integrator(self, youngs_modulus=None) -> NewmarkIntegrator:
-        """The factorised time integrator for a Young's-modulus field (cached for the nominal one)."""
+    def integrator(self, youngs_modulus=None):
+        """The time integrator for a Young's-modulus field (cached for the nominal one): Newmark /
+        generalized-α factorised once, or explicit central differences with the lumped mass."""
         if youngs_modulus is None and self._integrator_nominal is not None:
             return self._integrator_nominal
-        K = self.assembler.stiffness(self.youngs_modulus_cells(youngs_modulus))
+        E = self.youngs_modulus_cells(youngs_modulus)
+        K = self.assembler.stiffness(E)
         mat = self.case.material
-        integ = NewmarkIntegrator(self.M, K, dt=self.case.time.dt_s, scheme=self.time_scheme,
-                                  constrained_dofs=self.clamped_dofs,
-                                  rayleigh=(mat.rayleigh_mass_1_per_s, mat.rayleigh_stiffness_s),
-                                  factorize=self._factorize)
+        if self.explicit:
+            integ = explicit_integrator(self.case, self.M, K, constrained_dofs=self.clamped_dofs,
+                                        stable_time_step_s=self.stable_time_step_s, youngs_modulus_pa=E)
+        else:
+            integ = NewmarkIntegrator(self.M, K, dt=self.case.time.dt_s, scheme=self.time_scheme,
+                                      constrained_dofs=self.clamped_dofs,
+                                      rayleigh=(mat.rayleigh_mass_1_per_s, mat.rayleigh_stiffness_s),
+                                      factorize=self._factorize)
         if youngs_modulus is None:
             self._integrator_nominal = integ
         return integ

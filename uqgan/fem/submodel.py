@@ -33,6 +33,7 @@ from ..data.dataset import variables_with_role
 from ..physics.qoi import QOI_SPECS
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
 from . import _dolfinx as backend
+from .explicit import explicit_integrator
 from .model import MATCH_TOLERANCE, ZoneOperators, build_mesh, build_zone
 
 __all__ = ["SubModel", "SubmodelError", "dense_inverse", "solve_submodel"]
@@ -92,9 +93,18 @@ class SubModel:
         logger.info("submodel: %d dofs (%d free), %d boundary nodes; built in %.2f s", self.n_dofs,
                     self.n_dofs - self.constrained_dofs.size, self.zone.boundary_nodes.size, time.perf_counter() - t0)
 
-    def integrator(self, batch: int = 1) -> NewmarkIntegrator:
-        """The factorised zone integrator for a batch size (measured: a dense inverse makes batched
-        solves of the 570 free dofs of the default zone fastest, sparse LU single ones)."""
+    def integrator(self, batch: int = 1):
+        """The zone integrator for a batch size: explicit central differences for that scheme, else
+        Newmark factorised once (measured: a dense inverse makes batched solves of the 570 free
+        dofs of the default zone fastest, sparse LU single ones)."""
+        if self.case.time.scheme == "central-difference":  # no factorisation: one K @ block per step
+            if "explicit" not in self._integrators:
+                # the zone's free operator is a principal block of the full model's (same rows, same
+                # lumped masses), so its highest frequency is below the full model's (interlacing):
+                # the full model's stability check covers the submodel
+                self._integrators["explicit"] = explicit_integrator(
+                    self.case, self.M, self.K, constrained_dofs=self.constrained_dofs, stable_time_step_s=np.inf)
+            return self._integrators["explicit"]
         n_free = self.n_dofs - self.constrained_dofs.size
         kind = self._solver
         if kind == "auto":
@@ -251,12 +261,15 @@ class SubModel:
         qoi = self.ops.qoi(self._E, stiffness=self.K, batch=b)
         zone_hist = np.empty((u.shape[1], self.n_dofs, b)) if keep_zone_history else None
 
+        integ = self.integrator(b)
+
         def observer(k, t, uu, v, a):
-            qoi.update(uu)
+            # an undamped explicit step has just computed K u (self.K, the QoI's stiffness too)
+            qoi.update(uu, Ku=getattr(integ, "last_Ku", None))
             if zone_hist is not None and k % grid.stride == 0:
                 zone_hist[k // grid.stride] = uu
 
-        self.integrator(b).run(grid.n_steps, prescribed=prescribed, batch=b, observer=observer)
+        integ.run(grid.n_steps, prescribed=prescribed, batch=b, observer=observer)
         res = qoi.result()
         if zone_hist is not None:
             res["u_zone"] = zone_hist.transpose(2, 0, 1).reshape(b, u.shape[1], -1, 2)

@@ -73,12 +73,13 @@ class ZoneQoI:
         tr = exx + eyy
         return plane_strain_von_mises(lam * tr + 2 * mu * exx, lam * tr + 2 * mu * eyy, mu * gxy, self._nu)
 
-    def update(self, u: np.ndarray) -> None:
-        """Fold one time step's zone displacement ``(n,)`` or ``(n, batch)`` [m] into the maxima."""
+    def update(self, u: np.ndarray, *, Ku: np.ndarray | None = None) -> None:
+        """Fold one time step's zone displacement ``(n,)`` or ``(n, batch)`` [m] into the maxima;
+        ``Ku``, if given, is ``stiffness @ u`` already computed (by an explicit step)."""
         np.maximum(self.peak_von_mises, self.von_mises(u).max(axis=0), out=self.peak_von_mises)
         mag = np.sqrt((u.reshape(-1, 2, *u.shape[1:]) ** 2).sum(axis=1))
         np.maximum(self.peak_displacement, mag.max(axis=0), out=self.peak_displacement)
-        energy = 0.5 * np.einsum("i...,i...->...", u, self.K @ u)
+        energy = 0.5 * np.einsum("i...,i...->...", u, self.K @ u if Ku is None else Ku)
         np.maximum(self.peak_strain_energy, energy, out=self.peak_strain_energy)
 
     def result(self) -> dict[str, np.ndarray | float]:
