@@ -227,7 +227,8 @@ class KLBasis:
         for name in ("points", "weights", "eigenvalues", "modes"):
             object.__setattr__(self, name, _readonly(getattr(self, name)))
         n_q, m = self.modes.shape
-        if self.points.ndim != 2 or self.points.shape[0] != n_q or self.weights.shape != (n_q,) or self.eigenvalues.shape != (m,):
+        if (self.points.ndim != 2 or self.points.shape[0] != n_q or self.weights.shape != (n_q,)
+                or self.eigenvalues.shape != (m,)):
             raise ValueError(
                 f"KLBasis: inconsistent shapes points={self.points.shape}, weights={self.weights.shape}, "
                 f"eigenvalues={self.eigenvalues.shape}, modes={self.modes.shape}; expected (n_q, d), (n_q,), "
