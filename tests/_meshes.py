@@ -10,7 +10,7 @@ from uqgan.fem._mesh import CELL_TYPES, write_tagged_mesh
 
 
 def box_mesh(path, *, size=(0.2, 0.05, 0.05), n=(20, 5, 5), cell_type="tetra", zone=None, clamped_x0=True,
-             file_format="gmsh22"):
+             loaded_face=(2, "max"), file_format="gmsh22"):
     """A box ``[0, a] x [0, b] x [0, c]`` of ``n`` cubes (hexahedra, or 6 Kuhn tetrahedra each), tagged.
 
     Groups: ``zone`` (1) = cells whose centroid lies in the box ``zone = ((x0, x1), (y0, y1), (z0, z1))``,
@@ -54,7 +54,8 @@ def box_mesh(path, *, size=(0.2, 0.05, 0.05), n=(20, 5, 5), cell_type="tetra", z
     def on(axis, value):
         return boundary[np.all(np.abs(fx[:, :, axis] - value) < 1e-12, axis=1)]
 
-    facets = {"loaded": (4, on(2, size[2])), "far": (5, on(0, size[0]))}
+    axis, end = loaded_face
+    facets = {"loaded": (4, on(axis, size[axis] if end == "max" else 0.0)), "far": (5, on(0, size[0]))}
     if clamped_x0:
         facets["clamped"] = (3, on(0, 0.0))
     return write_tagged_mesh(path, pts, cell_type, cells, tags, facets, {"zone": 1, "solid": 2},
