@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _meshes import box_mesh
+
 from uqgan.config import CaseConfig
 
 pytest.importorskip("dolfinx")
