@@ -280,15 +280,18 @@ class PlateModel:
     case
         The case.
     solver
-        ``"petsc"`` (PETSc's LU, fastest measured here) or ``"scipy"`` (SuperLU).
+        ``"auto"`` (PETSc's LU in 2-D, fastest measured there; MUMPS's Cholesky in 3-D, where it
+        factorises 4x faster than PETSc's LU), ``"petsc"`` (LU), ``"mumps"`` (Cholesky) or ``"scipy"`` (SuperLU).
     """
 
-    def __init__(self, case: CaseConfig, *, solver: str = "petsc"):
-        if solver not in ("petsc", "scipy"):
-            raise ValueError(f"solver={solver!r}: must be 'petsc' or 'scipy'")
+    def __init__(self, case: CaseConfig, *, solver: str = "auto"):
+        if solver not in ("auto", "petsc", "mumps", "scipy"):
+            raise ValueError(f"solver={solver!r}: must be 'auto', 'petsc', 'mumps' or 'scipy'")
         t0 = time.perf_counter()
         self.case = case
-        self._factorize = backend.petsc_lu if solver == "petsc" else scipy_lu
+        if solver == "auto":
+            solver = "mumps" if case.geometry.dimension == 3 else "petsc"
+        self._factorize = {"petsc": backend.petsc_lu, "mumps": backend.petsc_cholesky_mumps, "scipy": scipy_lu}[solver]
         g, mat = case.geometry, case.material
         self.structure = build_structure(case)
         self.mesh = self.structure.mesh
