@@ -98,10 +98,10 @@ TagRef = int | str
 class TagsConfig(_Frozen):
     """Physical groups of a mesh file (names or numbers) that tag the zone and the boundary conditions."""
 
-    zone: TagRef = Field(description="cell group of the submodel zone (its boundary is every facet between it and "
-                                     "the rest)")
-    clamped: TagRef | list[TagRef] = Field(description="facet group(s) with zero displacement")
-    loaded: TagRef | list[TagRef] = Field(description="facet group(s) that carry the pressure pulse")
+    zone: TagRef = Field("zone", description="cell group of the submodel zone (its boundary is every facet between "
+                                             "it and the rest)")
+    clamped: TagRef | list[TagRef] = Field("clamped", description="facet group(s) with zero displacement")
+    loaded: TagRef | list[TagRef] = Field("loaded", description="facet group(s) that carry the pressure pulse")
 
     @field_validator("clamped", "loaded")
     @classmethod
@@ -500,13 +500,17 @@ def restrict_ranges(case: CaseConfig, ranges: dict[str, tuple[float, float]]) ->
     return case_from_dict(data)
 
 
-def load_case(path: str | Path) -> CaseConfig:
+def load_case(path: str | Path, *, check_mesh: bool = True) -> CaseConfig:
     """Read and validate a case TOML file.
+
+    A mesh case's mesh file is read and checked too (its tags, its cells, its zone: see
+    :mod:`uqgan.fem._mesh`; numpy and meshio only) unless ``check_mesh`` is False.
 
     Raises
     ------
     ConfigError
-        One line per problem, naming the field, the bad value and what is allowed.
+        One line per problem, naming the field, the bad value and what is allowed (a
+        :class:`~uqgan.fem._mesh.MeshError` for a bad mesh).
     FileNotFoundError
         If ``path`` does not exist.
     """
@@ -521,7 +525,12 @@ def load_case(path: str | Path) -> CaseConfig:
     if isinstance(mesh, str) and not Path(mesh).is_absolute():
         # a mesh path relative to the case file; stored absolute, so datasets built from it find it again
         data["geometry"]["mesh"] = str((path.parent / mesh).resolve())
-    return case_from_dict(data, source=str(path))
+    case = case_from_dict(data, source=str(path))
+    if check_mesh and case.geometry.is_mesh_file:
+        from .fem._mesh import mesh_summary
+
+        mesh_summary(case)
+    return case
 
 
 def _toml_value(v: Any) -> str:

@@ -248,7 +248,7 @@ def zone_qoi_check(generators: dict, truth, case, *, seed: int = 0, batch_size: 
             g = generators[name].sample({k: v[j:j + 1] for k, v in rows.items()}, n=n_per[j], rng=rng)
             u = g["u_bc"].transpose("sample", "time", "node", "component")
             res = sub.solve(u.values, u["time"].values, node_x=u["node_x"].values, node_y=u["node_y"].values,
-                            batch_size=batch_size)
+                            node_z=u["node_z"].values if "node_z" in u.coords else None, batch_size=batch_size)
             for q in qois:
                 gen_q[q].append(res[q.removeprefix("qoi_")])
         for a, q in enumerate(qois):

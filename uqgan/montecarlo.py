@@ -212,7 +212,8 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
             if sub is None:
                 sub = SubModel(case)
             res = sub.solve(bcs["u_bc"].values, bcs["time"].values, node_x=bcs["node_x"].values,
-                            node_y=bcs["node_y"].values, batch_size=size)
+                            node_y=bcs["node_y"].values, node_z=bcs["node_z"].values if "node_z" in bcs.coords else None,
+                            batch_size=size)
             data = {f"qoi_{s.name}": ("sample", res[s.name], {"units": s.units, "long_name": s.long_name,
                                                              "role": "qoi"}) for s in QOI_SPECS}
             for n_ in names:
@@ -384,7 +385,8 @@ def paired_cheap_qois(case: CaseConfig, model_dir, reference, *, seed: int = 0, 
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
     bcs = gen.sample(params, 1, rng=rng)
     res = SubModel(case).solve(bcs["u_bc"].values, bcs["time"].values, node_x=bcs["node_x"].values,
-                               node_y=bcs["node_y"].values, batch_size=batch)
+                               node_y=bcs["node_y"].values,
+                               node_z=bcs["node_z"].values if "node_z" in bcs.coords else None, batch_size=batch)
     return xr.Dataset({f"qoi_{s.name}": ("sample", res[s.name]) for s in QOI_SPECS},
                       coords={"sample": reference["sample"].values})
 

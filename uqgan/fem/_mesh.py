@@ -488,3 +488,39 @@ def footprint_warning(points: np.ndarray, centre, width_m: float) -> str | None:
             f"{d.min():.4g} m away, footprint radius {0.5 * width_m:.4g} m): check load.origin_m, load.direction and "
             "parameters.load_position")
 
+
+
+def cell_measures(mesh: TaggedMesh) -> np.ndarray:
+    """Area (2-D) or volume (3-D) of each cell [m² or m³]: exact for simplices, parallelograms and
+    parallelepipeds (quadrilaterals and hexahedra use the mean corner Jacobian)."""
+    vol = np.abs(_signed_measures(mesh))
+    if mesh.cell_type in ("quad", "hexahedron"):
+        return vol.mean(axis=1)
+    return vol[:, 0]
+
+
+def mesh_summary(case) -> list[tuple[str, str, str]]:
+    """Rows ``(quantity, value, unit)`` describing a mesh case's mesh, after every check of
+    :func:`read_tagged_mesh`, :func:`resolve_tags` and :func:`check_zone` (no FEniCSx needed).
+
+    Raises
+    ------
+    MeshError
+        The first problem found, one line.
+    """
+    g = case.geometry
+    mesh = read_tagged_mesh(g.mesh, dimension=g.dimension)
+    numbers = resolve_tags(mesh, g.tags)
+    zone = check_zone(mesh, numbers)
+    vol = cell_measures(mesh)
+    ext = mesh.extent_m
+    return [
+        ("mesh", str(mesh.path), ""),
+        ("cells", f"{len(mesh.cells)} {mesh.cell_type}, {len(mesh.points)} vertices", ""),
+        ("extent", " x ".join(f"{e:.4g}" for e in ext), "m"),
+        ("median edge length", f"{median_edge_length(mesh):.4g}", "m"),
+        ("physical groups", mesh.describe_groups(), ""),
+        ("zone cells", str(zone.size), ""),
+        (f"zone {'area' if mesh.dimension == 2 else 'volume'} fraction", f"{100 * vol[zone].sum() / vol.sum():.2f}",
+         "%"),
+    ]

@@ -452,7 +452,16 @@ class PlateModel:
         )
 
     def write_xdmf(self, path: str | Path, solution: FullSolution) -> Path:
-        """Write a solution's full displacement history (needs ``keep_full_history=True``) for ParaView."""
+        """Write a solution's full displacement history (needs ``keep_full_history=True``) for ParaView.
+
+        Also writes the zone's own mesh and history beside it, ``<stem>_zone.xdmf`` (what the
+        submodel sees). Returns the full model's file.
+        """
         if "u_full" not in solution.extra:
             raise ValueError("solution has no full history: solve with keep_full_history=True")
-        return backend.write_xdmf(self.space, path, solution.time_s, solution.extra["u_full"])
+        u_full = solution.extra["u_full"]
+        out = backend.write_xdmf(self.space, path, solution.time_s, u_full)
+        zone_path = out.with_name(f"{out.stem}_zone.xdmf")
+        backend.write_xdmf(self.zone.space, zone_path, solution.time_s, u_full[:, self.raw_dofs(self.zone.full_nodes)])
+        logger.info("wrote %s and %s for ParaView", out, zone_path)
+        return out
