@@ -211,9 +211,9 @@ def run_montecarlo(case: CaseConfig, model_dir: str | Path, directory: str | Pat
             bcs = gen.sample(params, 1, rng=rng)
             if sub is None:
                 sub = SubModel(case)
+            node_z = bcs["node_z"].values if "node_z" in bcs.coords else None
             res = sub.solve(bcs["u_bc"].values, bcs["time"].values, node_x=bcs["node_x"].values,
-                            node_y=bcs["node_y"].values, node_z=bcs["node_z"].values if "node_z" in bcs.coords else None,
-                            batch_size=size)
+                            node_y=bcs["node_y"].values, node_z=node_z, batch_size=size)
             data = {f"qoi_{s.name}": ("sample", res[s.name], {"units": s.units, "long_name": s.long_name,
                                                              "role": "qoi"}) for s in QOI_SPECS}
             for n_ in names:
