@@ -92,6 +92,13 @@ def test_relative_mesh_path_resolves_against_the_case_file(plate_files, tmp_path
     assert load_case(target / "case.toml").geometry.mesh == str((target / "plate.msh").resolve())
 
 
+def test_mesh_case_round_trips_through_toml(plate_files):
+    from uqgan.config import case_from_toml, case_to_toml
+
+    case = mesh_case(plate_files["gmsh22"], clamped=["clamped", 3], zone=1)
+    assert case_from_toml(case_to_toml(case)) == case
+
+
 # ------------------------------------------------------------------------------------------------
 # bad meshes: one line each
 

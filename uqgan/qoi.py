@@ -1,8 +1,9 @@
 """Quantities of interest in the submodel zone, from zone displacements (pure numpy).
 
 The full model and the submodel both feed their zone displacement at every time step to one
-:class:`ZoneQoI`, so the two compute the same numbers the same way. Plane strain; QoIs per unit
-thickness where extensive.
+:class:`ZoneQoI`, so the two compute the same numbers the same way. Plane strain (QoIs per unit
+thickness where extensive: J/m), or 3-D solids (``dim=3``: full von Mises, strain energy in J;
+the spec's ``units`` string stays "J/m", see docs/mesh.md).
 """
 
 from __future__ import annotations
