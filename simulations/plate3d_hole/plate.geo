@@ -1,6 +1,6 @@
 // uqgan example: a steel plate L x W x 0.02 m (0.3 x 0.15 by default) with a hole in the submodel zone
 // (metres). Mesh it with `python simulations/plate3d_hole/make_mesh.py` (gmsh's Python API), or
-// `gmsh -3 plate.geo -format msh41 -o plate.msh -setnumber h 0.01`; h, L and W are parameters.
+// `gmsh -3 plate.geo -format msh41 -o plate_demo.msh -setnumber h 0.02`; h, L and W are parameters.
 SetFactory("OpenCASCADE");
 DefineConstant[ h = {0.02, Name "element size [m]"}, L = {0.3, Name "length [m]"}, W = {0.15, Name "width [m]"} ];
 T = 0.02;                                   // plate: x in [0, L], y in [0, W], z in [0, T]
