@@ -271,3 +271,37 @@ def test_quadrilateral_plate_submodel_reproduces_its_zone(tmp_path):
     res = SubModel(case).solve(sol.u_bc, sol.time_s)
     for name, value in sol.qoi.items():
         assert res[name][0] == pytest.approx(value, rel=1e-9)
+
+
+def _box_case(path, tags=None, position=(0.05, 0.15)):
+    return CaseConfig.model_validate({
+        "geometry": {"mesh": str(path), "dimension": 3, "tags": tags or {}},
+        "load": {"origin_m": [0.0, 0.025, 0.05], "direction": [1.0, 0.0, 0.0], "footprint_width_m": 0.03},
+        "parameters": {"load_position": {"low": position[0], "high": position[1]}}})
+
+
+def test_3d_xdmf_and_msh_give_the_same_structure(tmp_path):
+    """The same tagged box written as msh 2.2 (names) and XDMF (numbers only) builds the same zone."""
+    from _meshes import box_mesh
+
+    from uqgan.fem.model import build_structure
+
+    zone = ((0.08, 0.12), (0.01, 0.04), (0.01, 0.04))
+    a = build_structure(_box_case(box_mesh(tmp_path / "b.msh", zone=zone)))
+    b = build_structure(_box_case(box_mesh(tmp_path / "b.xdmf", zone=zone, file_format="xdmf"),
+                                  tags={"zone": 1, "clamped": 3, "loaded": 4}))
+    assert a.zone_cells.size == b.zone_cells.size == 6 * 4 * 3 * 3
+    assert a.zone_fraction == pytest.approx(b.zone_fraction, rel=1e-12)
+    assert a.zone_fraction == pytest.approx(0.04 * 0.03 * 0.03 / (0.2 * 0.05 * 0.05), rel=1e-12)
+    assert a.loaded_facets.size == b.loaded_facets.size == 2 * 20 * 5
+
+
+def test_footprint_off_the_loaded_facets_is_an_error(tmp_path):
+    from _meshes import box_mesh
+
+    from uqgan.fem.model import build_structure
+
+    path = box_mesh(tmp_path / "b.msh", zone=((0.08, 0.12), (0.01, 0.04), (0.01, 0.04)))
+    with pytest.raises(MeshError, match=r"parameters.load_position=0.4: the load footprint centred at \(0.4, "
+                                        r"0.025, 0.05\) m misses the loaded facets"):
+        build_structure(_box_case(path, position=(0.05, 0.4)))
