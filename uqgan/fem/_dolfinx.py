@@ -5,9 +5,10 @@ newer dolfinx (0.6 ``bb_tree``/``*_options``, 0.8 ``fem.functionspace``/``basix.
 0.9 ``x.petsc_vec``) touches this one file. Serial by design: each process builds its own mesh on
 ``MPI.COMM_SELF`` and campaigns parallelise over samples.
 
-Dof layout: a vector P_k space is blocked with block size 2; node ``i`` (a row of
-``tabulate_dof_coordinates``) owns raw dofs ``2 i`` (x) and ``2 i + 1`` (y), and the assembled
-matrices use the raw numbering.
+Dof layout: a vector P_k space is blocked with block size d (2 in plane strain, 3 for a 3-D mesh);
+node ``i`` (a row of ``tabulate_dof_coordinates``) owns raw dofs ``d i`` (x), ``d i + 1`` (y) and
+in 3-D ``d i + 2`` (z), and the assembled matrices use the raw numbering. Tagged meshes from files
+are built by :func:`mesh_from_tagged` (cells and facet groups kept through dolfinx's reordering).
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ import numpy as np
 
 from ..config import ConfigError
 
-__all__ = ["MeshError", "TaggedMesh", "check_zone", "read_tagged_mesh", "resolve_tags", "write_tagged_mesh"]
+__all__ = ["MeshError", "TaggedMesh", "cell_measures", "check_zone", "mesh_summary", "read_tagged_mesh", "resolve_tags",
+           "write_tagged_mesh"]
 
 logger = logging.getLogger(__name__)
 
