@@ -218,6 +218,11 @@ def test_unit_slip_warns(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="uqgan.fem._mesh"):
         read_tagged_mesh(tmp_path / "mm.msh", dimension=2)
     assert "spans 400 m" in caplog.text and "millimetres" in caplog.text
+    caplog.clear()
+    write_tagged_mesh(tmp_path / "um.msh", pts * 1e-4, "triangle", tris, tags, {"clamped": (3, bottom)}, {"p": 2})
+    with caplog.at_level(logging.WARNING, logger="uqgan.fem._mesh"):
+        read_tagged_mesh(tmp_path / "um.msh", dimension=2)
+    assert "spans only 4e-05 m" in caplog.text
 
 
 def test_mesh_errors_are_config_errors_with_one_line(tmp_path):
