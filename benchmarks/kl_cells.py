@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from uqgan.random_fields import kl_basis_box
+from uqgan.physics.random_fields import kl_basis_box
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
 
 One row per case: dofs of the full model and of the zone, the full model's seconds per sample as
 a campaign pays it (a new material field: stiffness assembly, factorisation, every step, the zone
-QoIs; median of 2 after a warm-up, :func:`uqgan.campaign.full_model_seconds`), the submodel's
+QoIs; median of 2 after a warm-up, :func:`uqgan.data.campaign.full_model_seconds`), the submodel's
 seconds per sample in a batch of ``--batch`` histories (one factorisation, one multi-right-hand-side
 solve per step), and their ratio. The 3-D rows: the demo case (2 cm mesh), the same plate on a
 1 cm mesh, and with ``--large`` the full case (twice the length and width, the same zone, 1 cm),
@@ -29,7 +29,7 @@ CASE_DIR = ROOT / "simulations" / "plate3d_hole"
 
 
 def row(label: str, case, batch: int) -> dict:
-    from uqgan.campaign import full_model_seconds
+    from uqgan.data.campaign import full_model_seconds
     from uqgan.fem import PlateModel
     from uqgan.fem.submodel import SubModel
 

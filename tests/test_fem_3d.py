@@ -43,8 +43,8 @@ def test_p_wave_arrival_in_a_bar_within_two_percent(tmp_path):
     per pulse length c_p tau = 0.12 m, where the phase error of the front is well below 1 %."""
     from uqgan.fem import PlateModel
     from uqgan.fem import _dolfinx as backend
-    from uqgan.physics import half_sine_pulse, wave_speeds
-    from uqgan.timestepping import NewmarkIntegrator
+    from uqgan.physics.material import half_sine_pulse, wave_speeds
+    from uqgan.physics.timestepping import NewmarkIntegrator
 
     L, a = 0.3, 0.04
     path = box_mesh(tmp_path / "bar.msh", size=(L, a, a), n=(30, 4, 4), zone=((0.24, 0.27), (0.0, 0.04), (0, 0.04)),
@@ -113,9 +113,10 @@ def test_energy_is_conserved_after_the_pulse_and_time_convergence_is_second_orde
 def test_submodel_reproduces_the_3d_zone_qois(tmp_path, cell_type):
     """Fed its own boundary history at every step, the zone alone gives the full model's zone QoIs
     and zone displacement (measured 1e-15 .. 3e-14): 1e-9 relative, the issue's bar."""
-    from uqgan.campaign import material_field_basis, youngs_modulus_field
+    from uqgan.data.campaign import material_field_basis
     from uqgan.fem import PlateModel
     from uqgan.fem.submodel import SubModel
+    from uqgan.physics.random_fields import youngs_modulus_field
 
     path = box_mesh(tmp_path / f"{cell_type}.msh", cell_type=cell_type, n=(10, 3, 3), size=(0.2, 0.06, 0.06),
                     zone=((0.06, 0.14), (0.019, 0.041), (0.019, 0.041)))

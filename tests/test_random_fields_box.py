@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from uqgan.random_fields import covariance, kl_basis, kl_basis_box, sample_xi
+from uqgan.physics.random_fields import covariance, kl_basis, kl_basis_box, sample_xi
 
 SE = "squared-exponential"
 BOX = (np.array([0.1, -0.05, 0.0]), np.array([0.5, 0.05, 0.08]))

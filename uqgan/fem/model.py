@@ -25,9 +25,9 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from ..config import CaseConfig
-from ..physics import half_sine_pulse
-from ..qoi import ZoneQoI
-from ..timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy, scipy_lu
+from ..physics.material import half_sine_pulse
+from ..physics.qoi import ZoneQoI
+from ..physics.timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy, scipy_lu
 from . import _dolfinx as backend
 
 __all__ = ["FullSolution", "PlateModel", "Structure", "Zone", "ZoneOperators", "build_mesh", "build_structure",
@@ -48,7 +48,7 @@ class FullSolution:
     parameters : dict of the conditioning parameters (Pa, s, m)
     time_s : (n_out,) output times [s]
     u_bc : (n_out, n_bc, 2) displacement history on the zone boundary nodes [m]
-    qoi : dict of zone QoIs (see :data:`uqgan.qoi.QOI_SPECS`)
+    qoi : dict of zone QoIs (see :data:`uqgan.physics.qoi.QOI_SPECS`)
     energy_j_per_m : (n_out,) total mechanical energy of the plate [J/m]
     u_zone : (n_out, n_zone_nodes, 2) zone displacement history [m], if asked for
     wall_time_s : solve time, assembly and factorisation included [s]
@@ -145,12 +145,10 @@ def build_structure(case: CaseConfig) -> Structure:
     tol = 1e-6 * g.element_size_m
     clamp = backend.boundary_facets(mesh, lambda x: np.abs(x[1]) < tol)
     top = backend.boundary_facets(mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
-    plate_area = g.length_m * g.height_m - np.pi * z.hole_radius_m**2  # the hole is no material
-    zone_area = (z.x_max_m - z.x_min_m) * (z.y_max_m - z.y_min_m) - np.pi * z.hole_radius_m**2
     return Structure(mesh=mesh, zone_cells=cells, clamped_facets=clamp, loaded_facets=top,
                      match_tolerance_m=MATCH_TOLERANCE * g.element_size_m,
                      zone_centre=np.array([0.5 * (z.x_min_m + z.x_max_m), 0.5 * (z.y_min_m + z.y_max_m)]),
-                     zone_start=np.array([z.x_min_m, z.y_min_m]), zone_fraction=zone_area / plate_area)
+                     zone_start=np.array([z.x_min_m, z.y_min_m]), zone_fraction=g.zone_area_fraction)
 
 
 def _structure_from_file(case: CaseConfig) -> Structure:
