@@ -51,16 +51,25 @@ def case_summary(case: CaseConfig) -> list[tuple[str, str, str]]:
 
     g, z, t = case.geometry, case.geometry.zone, case.time
     res = case.resolution()
+    if g.is_mesh_file:  # a mesh case: the mesh's rows (it is read and checked again; no FEniCSx needed)
+        from .fem._mesh import mesh_summary
+
+        geometry_rows = [(q, escape(v), u) for q, v, u in mesh_summary(case)]
+        geometry_rows[1:1] = [("dimension", f"{g.dimension}-D", ""), ("degree", f"P{g.degree}", "")]
+    else:
+        geometry_rows = [
+            ("plate (length x height)", f"{_fmt(g.length_m)} x {_fmt(g.height_m)}", "m"),
+            ("element size", _fmt(g.element_size_m), "m"),
+            ("degree", f"P{g.degree}", ""),
+            ("cells nx x ny", f"{g.nx} x {g.ny}", ""),
+            ("zone x", f"[{_fmt(z.x_min_m)}, {_fmt(z.x_max_m)}]", "m"),
+            ("zone y", f"[{_fmt(z.y_min_m)}, {_fmt(z.y_max_m)}]", "m"),
+            ("zone area fraction", f"{100 * g.zone_area_fraction:.2f}", "%"),
+            ("hole radius", _fmt(z.hole_radius_m), "m"),
+        ]
     rows = [
         ("case", escape(case.name), ""),
-        ("plate (length x height)", f"{_fmt(g.length_m)} x {_fmt(g.height_m)}", "m"),
-        ("element size", _fmt(g.element_size_m), "m"),
-        ("degree", f"P{g.degree}", ""),
-        ("cells nx x ny", f"{g.nx} x {g.ny}", ""),
-        ("zone x", f"[{_fmt(z.x_min_m)}, {_fmt(z.x_max_m)}]", "m"),
-        ("zone y", f"[{_fmt(z.y_min_m)}, {_fmt(z.y_max_m)}]", "m"),
-        ("zone area fraction", f"{100 * g.zone_area_fraction:.2f}", "%"),
-        ("hole radius", _fmt(z.hole_radius_m), "m"),
+        *geometry_rows,
         ("dt", _fmt(t.dt_s), "s"),
         ("n_steps", str(t.n_steps), ""),
         ("end time", _fmt(t.end_time_s), "s"),

@@ -103,8 +103,15 @@ def _kl_basis(case: CaseConfig):
     rf = case.random_field
     if rf.coefficient_of_variation == 0:
         return None
-    from ..physics.random_fields import kl_basis
+    from ..physics.random_fields import kl_basis, kl_basis_box
 
+    if case.geometry.is_mesh_file:  # a mesh file: the KL basis lives on its bounding box (no FEM needed)
+        from ..fem._mesh import read_tagged_mesh
+
+        points = read_tagged_mesh(case.geometry.mesh, dimension=case.geometry.dimension).points
+        return kl_basis_box(lower_m=points.min(axis=0), upper_m=points.max(axis=0), kernel=rf.kernel,
+                            correlation_length_m=rf.correlation_length_m, matern_nu=rf.matern_nu,
+                            energy_fraction=rf.energy_fraction, max_modes=rf.max_modes)
     return kl_basis(length_m=case.geometry.length_m, height_m=case.geometry.height_m, kernel=rf.kernel,
                     correlation_length_m=rf.correlation_length_m, matern_nu=rf.matern_nu,
                     energy_fraction=rf.energy_fraction, max_modes=rf.max_modes)

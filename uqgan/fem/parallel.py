@@ -28,31 +28,28 @@ import time
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..config import CaseConfig
+from ..config import CaseConfig, ConfigError
 from ..physics.explicit import CentralDifferenceIntegrator, critical_time_step, max_eigenvalue
 from ..physics.material import half_sine_pulse
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, newmark_constants
 from . import _dolfinx as backend
 from .explicit import _rayleigh, time_step_error
-from .model import MATCH_TOLERANCE, FullSolution, ZoneOperators, build_zone
+from .model import MATCH_TOLERANCE, FullSolution, ZoneOperators, build_structure, build_zone
 
 __all__ = ["DistributedPlateModel", "full_model", "is_root"]
 
 logger = logging.getLogger(__name__)
 
 
-def _meshes(case: CaseConfig):
-    """The distributed mesh and, on rank 0, a serial copy for the zone's operators."""
+def _distributed_mesh(case: CaseConfig):
+    """The built-in plate's mesh partitioned over ``COMM_WORLD`` (the same cells as the serial one)."""
     g = case.geometry
-    root = backend.world_rank() == 0
     if g.zone.hole_radius_m > 0:
         from ._gmsh import plate_with_hole
 
-        points, triangles = plate_with_hole(g) if root else (None, None)
-        serial = backend.mesh_from_arrays(points, triangles) if root else None
-        return backend.distributed_mesh_from_arrays(points, triangles), serial
-    serial = backend.rectangle_mesh(g.length_m, g.height_m, g.nx, g.ny) if root else None
-    return backend.distributed_rectangle_mesh(g.length_m, g.height_m, g.nx, g.ny), serial
+        points, triangles = plate_with_hole(g) if backend.world_rank() == 0 else (None, None)
+        return backend.distributed_mesh_from_arrays(points, triangles)
+    return backend.distributed_rectangle_mesh(g.length_m, g.height_m, g.nx, g.ny)
 
 
 class _DistributedNewmark(NewmarkIntegrator):
@@ -95,7 +92,10 @@ class DistributedPlateModel:
         self.case = case
         g, mat = case.geometry, case.material
         self.rank, self.size = backend.world_rank(), backend.world_size()
-        self.mesh, serial_mesh = _meshes(case)
+        if g.is_mesh_file:
+            raise ConfigError([f"geometry.mesh={g.mesh}: the MPI full model runs the built-in plate only; run a mesh "
+                             "case on one rank (its campaigns parallelise over samples)"])
+        self.mesh = _distributed_mesh(case)
         self.space = backend.vector_space(self.mesh, g.degree)
         self.assembler = backend.Assembler(self.space, density_kg_m3=mat.density_kg_m3,
                                            poisson_ratio=mat.poisson_ratio)
@@ -128,9 +128,10 @@ class DistributedPlateModel:
         # the zone, serial on rank 0; its node coordinates matched to each rank's owned nodes
         self.zone = self.zone_ops = None
         zone_coords = None
-        if self.rank == 0:
-            serial_space = backend.vector_space(serial_mesh, g.degree)
-            self.zone = build_zone(case, serial_mesh, serial_space)
+        if self.rank == 0:  # a serial copy of the structure, for the zone's operators only
+            structure = build_structure(case)
+            serial_space = backend.vector_space(structure.mesh, g.degree)
+            self.zone = build_zone(case, structure, serial_space)
             self.zone_ops = ZoneOperators(case, self.zone)
             zone_coords = self.zone.space.node_coords
         zone_coords = backend.broadcast(zone_coords)

@@ -141,7 +141,8 @@ class Generator(ABC):
                     "replicate": ("sample", np.tile(np.arange(n), m)),
                     "time": ("time", p.time, {"units": "s"}), "node": np.arange(p.node_x.size),
                     "node_x": ("node", p.node_x, {"units": "m"}), "node_y": ("node", p.node_y, {"units": "m"}),
-                    "component": ["x", "y"]})
+                    "component": ["x", "y", "z"][:p.history_shape[2]],
+                    **({} if p.node_z is None else {"node_z": ("node", p.node_z, {"units": "m"})})})
         for name in (*p.parameter_names, *([p.scale_name] if p.scale_name else [])):
             vals = np.broadcast_to(np.asarray(params[name], dtype=float).reshape(-1), (m,))
             ds[name] = ("sample", np.repeat(vals, n), {"units": PARAMETER_UNITS.get(name, "1"), "role": "parameter"})

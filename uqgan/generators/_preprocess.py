@@ -102,6 +102,7 @@ class Preprocessor:
     node_y: np.ndarray
     pod: POD
     shift: ArrivalShift | None = None
+    node_z: np.ndarray | None = None  # 3-D mesh cases: histories have components x, y, z
 
     @classmethod
     def fit(cls, ds, **options) -> Preprocessor:
@@ -133,12 +134,13 @@ class Preprocessor:
         logger.info("POD: %d modes keep %.5f of the variance; reconstruction error %.2e", pod.n_modes,
                     pod.energy_kept, pod.reconstruction_error)
         prep = cls(parameter_names=names, scale_name=scale, low=low, high=high, time=ds["time"].values.copy(),
-                   node_x=ds["node_x"].values.copy(), node_y=ds["node_y"].values.copy(), pod=pod, shift=shift)
+                   node_x=ds["node_x"].values.copy(), node_y=ds["node_y"].values.copy(), pod=pod, shift=shift,
+                   node_z=ds["node_z"].values.copy() if "node_z" in ds.coords else None)
         return prep, prep._encode(delta, u)
 
     @property
     def history_shape(self) -> tuple[int, int, int]:
-        return self.time.size, self.node_x.size, 2
+        return self.time.size, self.node_x.size, 2 if self.node_z is None else 3
 
     @property
     def n_coefficients(self) -> int:
@@ -205,6 +207,8 @@ class Preprocessor:
                "node_y": self.node_y}
         if self.shift is not None:
             out["arrival_shift"] = self.shift.to_array()
+        if self.node_z is not None:
+            out["node_z"] = self.node_z
         return out
 
     def meta(self) -> dict:
@@ -216,7 +220,7 @@ class Preprocessor:
         shift = ArrivalShift.from_array(a["arrival_shift"]) if "arrival_shift" in a else None
         return cls(parameter_names=tuple(meta["parameter_names"]), scale_name=meta["scale_name"], low=a["low"],
                    high=a["high"], time=a["time"], node_x=a["node_x"], node_y=a["node_y"], pod=POD.from_arrays(a),
-                   shift=shift)
+                   shift=shift, node_z=a["node_z"] if "node_z" in a else None)
 
 
 def _histories(ds, scale: str | None) -> np.ndarray:
