@@ -617,7 +617,7 @@ def submodel(
 # ------------------------------------------------------------------------------------------------
 # train, sample, evaluate
 
-_GENERATORS = ("wgan-gp", "wgan-clip", "kriging-gaussian", "kriging-resample", "pca-gaussian")
+_GENERATORS = ("wgan-gp", "wgan-clip", "kriging-gaussian", "kriging-resample", "pca-gaussian", "plom")
 
 
 REGISTRATION_DEFAULT = "none"  # the plain pipeline; "arrival" pays where wavefronts arrive at random times
@@ -630,7 +630,7 @@ def train(
                                 "the case's full ranges followed by enrichment campaigns (`generate-data --range`).")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="MODEL_DIR", help="Where the model is saved.")],
     generator: Annotated[str, typer.Option(
-        help="wgan-gp, wgan-clip, kriging-gaussian, kriging-resample or pca-gaussian.")] = "wgan-gp",
+        help="wgan-gp, wgan-clip, kriging-gaussian, kriging-resample, pca-gaussian or plom.")] = "wgan-gp",
     steps: Annotated[
         int | None, typer.Option(help="Generator steps of the adversarial training (wgan-*; default 2000).")
     ] = None,

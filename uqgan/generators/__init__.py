@@ -7,6 +7,8 @@
                           covariance pooled from the replicates
 ``kriging-resample``      the same kriging mean + a training run's deviation from it, drawn
                           from the design points nearest to the parameters (not Gaussian)
+``plom``                  probabilistic learning on manifolds (Soize & Ghanem 2016) of the
+                          parameters and the leading POD coefficients, conditioned on the parameters
 ``wgan-gp``               kriging mean + Gaussian residual + a conditional WGAN-GP correction
                           (Gulrajani et al. 2017), FiLM-conditioned MLPs (needs torch)
 ``wgan-clip``             the same with the original weight-clipping WGAN (Arjovsky et al. 2017)
@@ -20,7 +22,7 @@ from ._base import Generator, GeneratorError, Preprocessor, split_points
 __all__ = ["GENERATOR_NAMES", "Generator", "GeneratorError", "Preprocessor", "load_generator", "make_generator",
            "split_points"]
 
-GENERATOR_NAMES = ("wgan-gp", "wgan-clip", "kriging-gaussian", "kriging-resample", "pca-gaussian")
+GENERATOR_NAMES = ("wgan-gp", "wgan-clip", "kriging-gaussian", "kriging-resample", "pca-gaussian", "plom")
 
 
 def make_generator(name: str, **config) -> Generator:
@@ -29,6 +31,8 @@ def make_generator(name: str, **config) -> Generator:
         raise ValueError(f"generator {name!r} is unknown: must be one of {', '.join(GENERATOR_NAMES)}")
     if name in ("pca-gaussian", "kriging-gaussian", "kriging-resample"):
         from . import gaussian  # noqa: F401
+    elif name == "plom":
+        from . import plom  # noqa: F401
     else:
         from .._lazy import require
 

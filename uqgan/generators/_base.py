@@ -448,7 +448,7 @@ def _import_module_of(name: str) -> None:
     import importlib
 
     module = {"pca-gaussian": "gaussian", "kriging-gaussian": "gaussian", "kriging-resample": "gaussian",
-              "wgan-gp": "wgan", "wgan-clip": "wgan"}
+              "wgan-gp": "wgan", "wgan-clip": "wgan", "plom": "plom"}
     if name in module:
         if module[name] == "wgan":
             from .._lazy import require
