@@ -191,7 +191,7 @@ class PLoM:
         nu = int(np.argmax(dropped <= config.pca_tolerance)) + 1
         nu = min(nu, int(np.sum(mu > 1e-12 * mu[0])))
         m_first = config.n_basis if config.n_basis is not None else nu + 1
-        if n_samples < m_first:
+        if n_samples < m_first or n_samples <= nu + 1:
             raise ValueError(f"PLoM.fit: {n_samples} samples in ν = {nu} normalised dimensions are too few for a "
                              f"diffusion-maps basis of m = {m_first} vectors (need N >= m): give more samples or "
                              "fewer coefficients (n_coefficients), or a smaller n_basis")
