@@ -13,12 +13,19 @@ PLoM learns new realizations of a random vector ``X`` (values in R^n) from ``N``
 3. **Diffusion maps** (§3, Coifman & Lafon 2006): ``K_ij = exp(−‖η_i − η_j‖² / (4 ε))``,
    ``b = diag(K 1)``, the eigenpairs ``(λ_α, φ_α)`` of ``b^{-1/2} K b^{-1/2}`` (λ_1 = 1 > λ_2 ≥ …),
    ``ψ_α = b^{-1/2} φ_α`` and the basis ``g_α = λ_α^κ ψ_α``, α = 1..m (κ = 1; the sampler depends
-   only on the span of the basis, so κ changes nothing). ``ε`` and ``m`` by the criterion of
-   Soize & Ghanem (2020, §5; 2021, §3.2): ``m = ν + 1`` and ``ε`` the smallest value at which the
-   spectrum jumps after λ_m, ``λ_{m+1}(ε) / λ_2(ε) ≤ eigenvalue_jump`` (0.1). The projector on the
-   basis is ``[a] = [g] ([g]ᵀ[g])^{-1}``; the relative error of the reduced representation
-   ``[η][a][g]ᵀ`` (its covariance against I, the 2016 paper's mean-square criterion, §5.3) is
-   reported as ``reduced_covariance_error``.
+   only on the span of the basis, so κ changes nothing; the code keeps ``ψ``). ``ε`` by the
+   criterion of Soize & Ghanem (2020, §5; 2022, §3.2): the smallest value at which the spectrum
+   jumps after the first ``ν + 1`` eigenvalues, ``λ_{ν+2}(ε) / λ_2(ε) ≤ eigenvalue_jump`` (0.1).
+   ``m``: with ``basis_criterion="concentrated"`` the papers' ``m = ν + 1``; with ``"covariance"``
+   (default) the 2016 paper's mean-square criterion (§5.3) applied to the learned realizations: the
+   smallest ``m`` in ``ν + 1, 2(ν + 1), 4(ν + 1), …, N`` whose learned realizations (``n_check_sets``
+   integrations) have the data's covariance, ``‖cov(η_learned) − I‖_F / √ν ≤ covariance_tolerance +
+   √((ν + 1) / (n_check_sets N))`` (the second term: a sample covariance's own error). Why both: the
+   invariant law of the reduced equation is ``∏_j p(u_j)`` restricted to ``[U] = [Z][g]ᵀ``; with few
+   basis vectors (the constant among them) it concentrates, and where the kernel density is smooth
+   (low ``ν``, many samples) it shrinks towards the density's mode (measured in docs/generators.md);
+   ``m = N`` is the plain kernel density. The projector on the basis is ``[a] = [g] ([g]ᵀ[g])^{-1}``;
+   the relative error of the reduced data ``[η][a][g]ᵀ`` is reported as ``reduced_covariance_error``.
 4. **Reduced Itô equation** (§4, a dissipative Hamiltonian system whose invariant measure has the
    kernel density above as marginal): with ``[U] = [Z][g]ᵀ``,
    ``d[Z] = [Y] dr``, ``d[Y] = [L([Z][g]ᵀ)][a] dr − ½ f0 [Y] dr + √f0 d[W][a]``,
@@ -45,10 +52,13 @@ PLoM learns new realizations of a random vector ``X`` (values in R^n) from ``N``
    ``q = q_ℓ + B(c)(c − c_ℓ)`` (the regression adjustment of Beaumont, Zhang & Balding 2002), which
    removes the kernel's first-order bias where the conditional mean changes within a bandwidth.
 
-The generator ``plom`` applies this to ``x_j = (c_j, z_j[:k])``: the conditioning parameters in
+The generator ``plom`` applies this to ``x_j = (c_j, d_j[:k])``: the conditioning parameters in
 [-1, 1] and the leading ``k = n_coefficients`` whitened POD coefficients of every training run
-(:mod:`uqgan.generators._base`); the remaining coefficients, if any, get a linear-Gaussian law given
-``(c, z[:k])`` (least squares, full residual covariance). Measured numbers are in
+(:mod:`uqgan.generators._base`), by default (``mean="kriging"``) as deviations from the kriging
+mean at the run's own parameters, ``d_j = z_j − m(c_j)`` (:class:`uqgan.kriging.KrigingMean`, as in
+``kriging-resample``), and a draw is ``m(c) + d``; with ``mean="none"``, ``d_j = z_j`` (PLoM of the
+joint law itself). The remaining coefficients, if any, get a linear-Gaussian law given
+``(c, d[:k])`` (least squares, full residual covariance). Measured numbers are in
 ``docs/generators.md``.
 
 References
@@ -402,19 +412,23 @@ def conditional_sample(learned: np.ndarray, p: int, c: np.ndarray, *, rng: np.ra
 class PLoMGenerator(Generator):
     """PLoM of the parameters and the leading POD coefficients, conditioned on the parameters.
 
-    ``x_j = (c_j, z_j[:k])`` for every training run ``j`` (``c`` in [-1, 1], ``z`` the whitened POD
-    coefficients); :class:`PLoM` learns ``n_learned_sets × N`` realizations of ``x`` at fit time, and a
-    draw at ``c`` is :func:`conditional_sample` of them; coefficients ``k`` and beyond get
-    ``z[k:] = A [1, c, z[:k]] + L ε`` (least squares on the training runs, ``L Lᵀ`` their residual
+    ``x_j = (c_j, d_j[:k])`` for every training run ``j`` (``c`` in [-1, 1], ``d`` the whitened POD
+    coefficients' deviations from the kriging mean, or the coefficients with ``mean="none"``);
+    :class:`PLoM` learns ``n_learned_sets × N`` realizations of ``x`` at fit time, and a draw at
+    ``c`` is :func:`conditional_sample` of them (plus the kriging mean); coefficients ``k`` and beyond
+    get ``d[k:] = A [1, c, d[:k]] + L ε`` (least squares on the training runs, ``L Lᵀ`` their residual
     covariance). See the module docstring for the law and the references.
 
     Parameters
     ----------
     n_coefficients : leading POD coefficients modelled with the parameters (16; None: all)
+    mean : ``"kriging"`` (default): PLoM of the runs' deviations from the kriging mean, a draw is
+        ``m(c) + d``; ``"none"``: PLoM of the coefficients themselves
     **options : :class:`PLoMConfig`'s fields (``pca_tolerance``, ``n_basis``, ``kernel_epsilon``,
-        ``eigenvalue_jump``, ``f0``, ``step_factor``, ``steps_per_realization``, ``n_learned_sets``,
-        ``conditioning``, ``bandwidth_factor``) and the shared ones of
-        :class:`~uqgan.generators.Generator` (``pod_energy``, ``max_modes``, ``validation_fraction``,
+        ``basis_criterion``, ``covariance_tolerance``, ``n_check_sets``, ``eigenvalue_jump``, ``f0``,
+        ``step_factor``, ``steps_per_realization``, ``n_learned_sets``, ``conditioning``,
+        ``bandwidth_factor``) and the shared ones of :class:`~uqgan.generators.Generator`
+        (``pod_energy``, ``max_modes``, ``validation_fraction``,
         ``seed`` — which also seeds the Itô integration —, ``registration``, ``arrival_fraction``)
     """
 
