@@ -268,11 +268,16 @@ class PLoM:
     def force(self, u: np.ndarray) -> np.ndarray:
         """``∇ log p(u)`` ``(M, ν)`` of the kernel density at points ``u`` ``(M, ν)`` (the columns of [L])."""
         centres = (self.s_hat / self.s) * self.eta
-        logits = -_sqdist(u, centres) / (2 * self.s_hat**2)
-        logits -= logits.max(axis=1, keepdims=True)
-        w = np.exp(logits)
-        w /= w.sum(axis=1, keepdims=True)
-        return (w @ centres - u) / self.s_hat**2
+        out = np.empty_like(u)
+        rows = max(1, 2**22 // centres.shape[0])  # blocks of ~4M kernel values (32 MiB)
+        for i0 in range(0, u.shape[0], rows):
+            ub = u[i0:i0 + rows]
+            logits = -_sqdist(ub, centres) / (2 * self.s_hat**2)
+            logits -= logits.max(axis=1, keepdims=True)
+            w = np.exp(logits)
+            w /= w.sum(axis=1, keepdims=True)
+            out[i0:i0 + rows] = (w @ centres - ub) / self.s_hat**2
+        return out
 
     def learn(self, n_sets: int | None = None, *, rng: np.random.Generator) -> np.ndarray:
         """``(n_sets · N, n)`` learned realizations in the data's units (module docstring, step 4).
