@@ -107,7 +107,7 @@ class PLoMConfig(BaseModel):
     covariance_tolerance: float = Field(0.1, gt=0, description="the m criterion's bound on the learned covariance")
     n_check_sets: int = Field(4, ge=1, description="learned sets per trial m of the m criterion")
     kernel_epsilon: float | None = Field(None, gt=0, description="diffusion-maps kernel ε; None: the jump criterion")
-    eigenvalue_jump: float = Field(0.1, gt=0, lt=1, description="the criterion's λ_{m+1}/λ_2 bound")
+    eigenvalue_jump: float = Field(0.1, gt=0, lt=1, description="the ε criterion's bound on λ_{ν+2}/λ_2")
     f0: float = Field(1.5, gt=0, description="the Itô equation's dissipation")
     step_factor: float = Field(20.0, gt=0, description="Fac in Δr = 2π ŝ / Fac")
     steps_per_realization: int = Field(110, ge=1, description="M0: Störmer–Verlet steps per learned matrix")
