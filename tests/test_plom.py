@@ -41,12 +41,15 @@ def test_force_is_the_gradient_of_the_log_kernel_density():
     np.testing.assert_allclose(model.force(u), fd, rtol=1e-6, atol=1e-8)
 
 
-def test_full_basis_samples_the_kernel_density_whose_covariance_is_the_datas():
+@pytest.mark.parametrize("kde_bandwidth_factor", [1.0, 0.5])
+def test_full_basis_samples_the_kernel_density_whose_covariance_is_the_datas(kde_bandwidth_factor):
     # with m = N the reduced equation is the full one: its invariant law is the kernel density,
-    # whose covariance is exactly the data's (ŝ² + (ŝ/s)² (N-1)/N = 1 in the whitened coordinates)
+    # whose covariance is exactly the data's (ŝ² + (ŝ/s)² (N-1)/N = 1 in the whitened coordinates,
+    # for any s)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((120, 2)) @ np.array([[2.0, 0.0], [1.0, 0.5]])
-    model = PLoM.fit(x, PLoMConfig(n_basis=120, n_learned_sets=30), rng=rng)
+    model = PLoM.fit(x, PLoMConfig(n_basis=120, n_learned_sets=30, kde_bandwidth_factor=kde_bandwidth_factor),
+                     rng=rng)
     learned = model.learn(rng=rng)
     # 3600 draws (correlated within a set through the shared data): the sample covariance's relative
     # error is ~ √(2/3600) ≈ 0.024 per entry for independent draws; 0.1 allows the within-set correlation

@@ -9,7 +9,8 @@ PLoM learns new realizations of a random vector ``X`` (values in R^n) from ``N``
    mean and unit covariance; the columns of ``[η]`` (ν × N) are the data.
 2. **Kernel density** (§2.3): ``p(η) = (1/N) Σ_j N(η; (ŝ/s) η_j, ŝ² I)`` with the modified Silverman
    bandwidth ``s = (4 / (N (2 + ν)))^{1/(ν+4)}`` and ``ŝ = s / √(s² + (N − 1)/N)``: this density has
-   exactly the data's mean (0) and covariance (I).
+   exactly the data's mean (0) and covariance (I). ``kde_bandwidth_factor`` (1) multiplies ``s``
+   (then ``ŝ`` follows; the covariance stays I), as the public PLoM code's ``kde_bw_factor``.
 3. **Diffusion maps** (§3, Coifman & Lafon 2006): ``K_ij = exp(−‖η_i − η_j‖² / (4 ε))``,
    ``b = diag(K 1)``, the eigenpairs ``(λ_α, φ_α)`` of ``b^{-1/2} K b^{-1/2}`` (λ_1 = 1 > λ_2 ≥ …),
    ``ψ_α = b^{-1/2} φ_α`` and the basis ``g_α = λ_α^κ ψ_α``, α = 1..m (κ = 1; the sampler depends
@@ -114,6 +115,7 @@ class PLoMConfig(BaseModel):
     n_learned_sets: int = Field(20, ge=1, description="independent integrations, N learned realizations each")
     conditioning: Literal["local-linear", "kernel"] = Field("local-linear", description="see the module docstring")
     bandwidth_factor: float = Field(1.0, gt=0, description="multiplies Silverman's bandwidth in c")
+    kde_bandwidth_factor: float = Field(1.0, gt=0, description="multiplies the kernel density's Silverman s")
 
     @classmethod
     def build(cls, **options) -> PLoMConfig:
@@ -207,7 +209,7 @@ class PLoM:
                              "fewer coefficients (n_coefficients), or a smaller n_basis")
         transform = vt[:nu].T * np.sqrt(mu[:nu])
         eta = (x - mean) @ vt[:nu].T / np.sqrt(mu[:nu])
-        s = silverman_bandwidth(n_samples, nu)
+        s = config.kde_bandwidth_factor * silverman_bandwidth(n_samples, nu)
         s_hat = s / np.sqrt(s**2 + (n_samples - 1) / n_samples)
         d2 = _sqdist(eta, eta)
         epsilon = config.kernel_epsilon or _choose_epsilon(d2, nu + 1, config.eigenvalue_jump)
@@ -432,8 +434,8 @@ class PLoMGenerator(Generator):
     **options : :class:`PLoMConfig`'s fields (``pca_tolerance``, ``n_basis``, ``kernel_epsilon``,
         ``basis_criterion``, ``covariance_tolerance``, ``n_check_sets``, ``eigenvalue_jump``, ``f0``,
         ``step_factor``, ``steps_per_realization``, ``n_learned_sets``, ``conditioning``,
-        ``bandwidth_factor``) and the shared ones of :class:`~uqgan.generators.Generator`
-        (``pod_energy``, ``max_modes``, ``validation_fraction``,
+        ``bandwidth_factor``, ``kde_bandwidth_factor``) and the shared ones of
+        :class:`~uqgan.generators.Generator` (``pod_energy``, ``max_modes``, ``validation_fraction``,
         ``seed`` — which also seeds the Itô integration —, ``registration``, ``arrival_fraction``)
     """
 
