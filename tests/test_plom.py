@@ -9,7 +9,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from uqgan.generators.plom import PLoM, PLoMConfig, conditional_sample, silverman_bandwidth
-from uqgan.metrics import energy_distance
+from uqgan.stats.metrics import energy_distance
 
 FAST = {"n_check_sets": 2, "n_learned_sets": 8}
 
@@ -127,7 +127,7 @@ def test_bad_options_name_the_field():
 
 @pytest.fixture(scope="module")
 def small_data():
-    from uqgan.synthetic import synthetic_bc_dataset
+    from uqgan.data.synthetic import synthetic_bc_dataset
 
     return synthetic_bc_dataset("gaussian", n_points=24, replicates=5, n_time=24, n_nodes=4, seed=0)
 
@@ -156,8 +156,8 @@ def test_generator_fit_sample_save_load(small_data, tmp_path):
 
 
 def test_generator_follows_the_synthetic_law_like_kriging_gaussian():
+    from uqgan.data.synthetic import synthetic_bc_dataset
     from uqgan.generators import make_generator
-    from uqgan.synthetic import synthetic_bc_dataset
 
     train = synthetic_bc_dataset("gaussian", n_points=40, replicates=6, seed=0)
     rng = np.random.default_rng(5)

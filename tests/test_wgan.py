@@ -22,9 +22,9 @@ from _wgan_helpers import assert_same_weights as _assert_same_weights  # noqa: E
 from _wgan_helpers import params as _params  # noqa: E402
 from _wgan_helpers import weights as _weights  # noqa: E402
 
+from uqgan.data.synthetic import synthetic_bc_dataset, synthetic_histories  # noqa: E402
 from uqgan.generators import Generator, make_generator  # noqa: E402
 from uqgan.generators.wgan import WGANGP, Critic  # noqa: E402
-from uqgan.synthetic import synthetic_bc_dataset, synthetic_histories  # noqa: E402
 from uqgan.training.wgan import (  # noqa: E402
     METRICS_COLUMNS,
     TrainingDiverged,
@@ -53,7 +53,7 @@ def test_import_generators_and_training_stay_light():
 
 
 def test_fit_and_sample_follow_the_dataset_schema(ds):
-    from uqgan.dataset import validate_dataset
+    from uqgan.data.dataset import validate_dataset
 
     gen = make_generator("wgan-gp", steps=4, log_every=2, **TINY).fit(ds)
     out = gen.sample(_params(ds, [0, 4, 8]), n=5, rng=np.random.default_rng(0))
@@ -347,7 +347,7 @@ def test_cuda_training_and_sampling_match_the_cpu_law(ds, tmp_path):
 def _held_out_truth(kind: str, *, m: int, n: int, seed: int, **options):
     """``m`` new parameter points (amplitude 1) and ``n`` fresh truth histories at each, flattened;
     ``options`` go to :func:`synthetic_histories`."""
-    from uqgan.synthetic import RANGES
+    from uqgan.data.synthetic import RANGES
 
     rng = np.random.default_rng(seed)
     pts = {k: rng.uniform(lo, hi, m) for k, (lo, hi) in RANGES.items()}

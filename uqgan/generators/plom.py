@@ -56,7 +56,7 @@ PLoM learns new realizations of a random vector ``X`` (values in R^n) from ``N``
 The generator ``plom`` applies this to ``x_j = (c_j, d_j[:k])``: the conditioning parameters in
 [-1, 1] and the leading ``k = n_coefficients`` whitened POD coefficients of every training run
 (:mod:`uqgan.generators._base`), by default (``mean="kriging"``) as deviations from the kriging
-mean at the run's own parameters, ``d_j = z_j − m(c_j)`` (:class:`uqgan.kriging.KrigingMean`, as in
+mean at the run's own parameters, ``d_j = z_j − m(c_j)`` (:class:`uqgan.generators._kriging.KrigingMean`, as in
 ``kriging-resample``), and a draw is ``m(c) + d``; with ``mean="none"``, ``d_j = z_j`` (PLoM of the
 joint law itself). The remaining coefficients, if any, get a linear-Gaussian law given
 ``(c, d[:k])`` (least squares, full residual covariance). Measured numbers are in
@@ -468,7 +468,7 @@ class PLoMGenerator(Generator):
 
         t0 = time.perf_counter()
         if self.config.get("mean", "none") == "kriging":
-            from ..kriging import KrigingMean
+            from ._kriging import KrigingMean
 
             self.kriging = KrigingMean(k_individual=64, seed=self.config["seed"]).fit(z, c, points)
             z = z - self.kriging.predict(c)  # every run's deviation from the kriging mean at its parameters
@@ -527,7 +527,7 @@ class PLoMGenerator(Generator):
         self.tail_map, self.tail_cholesky = arrays.get("tail_map"), arrays.get("tail_cholesky")
         self.n_parameters = int(meta["n_parameters"])
         if self.config.get("mean", "none") == "kriging":
-            from ..kriging import KrigingMean
+            from ._kriging import KrigingMean
 
             self.kriging = KrigingMean.from_arrays(arrays)
         self.diagnostics = meta.get("diagnostics", {})

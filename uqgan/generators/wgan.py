@@ -412,6 +412,7 @@ class WGANGP(KrigingGaussian):
     """
 
     name = "wgan-gp"
+    adversarial = True
     _loss = "gp"
 
     def __init__(self, *, steps: int = 2000, batch_size: int = 64, n_critic: int = 5, gp_lambda: float = 10.0,

@@ -245,9 +245,9 @@ def _energy_distance(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _metric_energy_distance():
-    """The project's :func:`uqgan.metrics.energy_distance` when present, else the local one."""
+    """The project's :func:`uqgan.stats.metrics.energy_distance` when present, else the local one."""
     try:
-        from ..metrics import energy_distance
+        from ..stats.metrics import energy_distance
     except ImportError:
         return _energy_distance
     return energy_distance
@@ -280,7 +280,7 @@ class EnergyValidator:
         self.n_fake = int(n_fake)
         self.cond = torch.as_tensor(np.repeat(cond[first], self.n_fake, axis=0), dtype=torch.float32)
         self.noise = torch.randn(ids.size * self.n_fake, noise_dim, generator=generator)
-        # the project's estimator (uqgan.metrics, a V-statistic) needs two samples a side; a point without
+        # the project's estimator (uqgan.stats.metrics, a V-statistic) needs two samples a side; a point without
         # replicates is still scored by the unbiased local one (its one-sample term is 0: the energy score)
         self._ed = _metric_energy_distance() if min(len(r) for r in self.real) >= 2 else _energy_distance
 
@@ -394,7 +394,7 @@ def _state_from(ck) -> _State:
 def _write_checkpoint(ck: dict, directory: Path, keep: int | None) -> Path:
     import torch
 
-    from ..dataset import write_atomic
+    from ..data.io import write_atomic
 
     d = directory / "checkpoints"
     path = d / f"step_{ck['step']:07d}.pt"
@@ -408,7 +408,7 @@ def _write_checkpoint(ck: dict, directory: Path, keep: int | None) -> Path:
 
 def _truncate_metrics(path: Path, step: int) -> None:
     """Keep the header and the rows up to ``step`` (a resumed or rolled-back run rewrites the rest)."""
-    from ..dataset import write_atomic
+    from ..data.io import write_atomic
 
     if not path.is_file():
         _write_header(path)
@@ -419,7 +419,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
 
 
 def _write_header(path: Path) -> None:
-    from ..dataset import write_atomic
+    from ..data.io import write_atomic
 
     write_atomic(path, lambda tmp: tmp.write_text(",".join(METRICS_COLUMNS) + "\n"))
 
@@ -729,7 +729,7 @@ def _plot_metrics(csv_path: Path, png_path: Path, *, best_step: int | None) -> N
     except ImportError:  # pragma: no cover - matplotlib is a hard dependency, but the plot is optional
         logger.warning("matplotlib is missing: no training.png")
         return
-    from ..dataset import write_atomic
+    from ..data.io import write_atomic
 
     data = np.genfromtxt(csv_path, delimiter=",", names=True, ndmin=1)
     if data.size == 0:
