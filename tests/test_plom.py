@@ -66,9 +66,8 @@ def test_reproduces_a_banana_and_a_mixture_better_than_a_fitted_gaussian(law):
     ours = energy_distance(learned[rng.choice(len(learned), 1500, replace=False)], truth)
     gauss = energy_distance(rng.multivariate_normal(x.mean(axis=0), np.cov(x.T), 1500), truth)
     # measured here 0.028 / 0.049 against 0.185 / 0.162 for the Gaussian (docs/generators.md has the
-    # default options' numbers); the
-    # V-statistic's own bias at these sizes is E|X-X'| (1/1500 + 1/1500) ≈ 0.004: a factor 2 is far
-    # beyond the noise and still fails a Gaussian-like learner
+    # default options' numbers); the V-statistic's own bias at these sizes is E|X-X'| (1/1500 +
+    # 1/1500) ≈ 0.004: a factor 2 is far beyond the noise and still fails a Gaussian-like learner
     assert ours < 0.5 * gauss, (ours, gauss)
 
 
