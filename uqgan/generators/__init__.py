@@ -7,6 +7,8 @@
                           covariance pooled from the replicates
 ``kriging-resample``      the same kriging mean + a training run's deviation from it, drawn
                           from the design points nearest to the parameters (not Gaussian)
+``plom``                  probabilistic learning on manifolds (Soize & Ghanem 2016) of the
+                          parameters and the runs' deviations from the kriging mean
 ``wgan-gp``               kriging mean + Gaussian residual + a conditional WGAN-GP correction
                           (Gulrajani et al. 2017), FiLM-conditioned MLPs (needs torch)
 ``wgan-clip``             the same with the original weight-clipping WGAN (Arjovsky et al. 2017)
@@ -37,6 +39,7 @@ _REGISTRY: dict[str, tuple[str, bool]] = {
     "kriging-gaussian": ("gaussian", False),
     "kriging-resample": ("gaussian", False),
     "pca-gaussian": ("gaussian", False),
+    "plom": ("plom", False),
 }
 GENERATOR_NAMES = tuple(_REGISTRY)
 
