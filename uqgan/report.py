@@ -103,7 +103,7 @@ def solve_table(case: CaseConfig, params: dict[str, float], model, solution) -> 
     import numpy as np
 
     from .config import PARAMETER_UNITS
-    from .physics.qoi import QOI_SPECS
+    from .physics.qoi import qoi_specs
 
     table = _table(f"{case.name}: full model", ("quantity", "value", "unit"))
     for name, value in params.items():
@@ -113,7 +113,7 @@ def solve_table(case: CaseConfig, params: dict[str, float], model, solution) -> 
     table.add_row("zone boundary nodes", str(model.zone.boundary_nodes.size), "")
     table.add_row("time steps", str(case.time.n_steps), "")
     table.add_row("wall time", f"{solution.wall_time_s:.3g}", "s")
-    for spec in QOI_SPECS:
+    for spec in qoi_specs(case.geometry.dimension):
         table.add_row(spec.name, f"{solution.qoi[spec.name]:.4g}", spec.units)
     table.add_row("max |u_bc|", f"{float(np.linalg.norm(solution.u_bc, axis=-1).max()):.4g}", "m")
     return table
@@ -166,8 +166,10 @@ def montecarlo_table(result) -> Table:
     table = _table(f"Monte Carlo, {n} samples ({result.statistics.attrs['generator']} + submodel): value [95 % CI]",
                    ("QoI", "unit", *_MC_STATISTICS))
     for spec in QOI_SPECS:
-        e = result.statistics["estimate"].sel(qoi=f"qoi_{spec.name}")
-        table.add_row(spec.name, spec.units, *[_interval(e.sel(statistic=stat)) for stat in _MC_STATISTICS])
+        q = f"qoi_{spec.name}"
+        e = result.statistics["estimate"].sel(qoi=q)
+        units = result.statistics.attrs.get(f"units_{q}", spec.units)
+        table.add_row(spec.name, units, *[_interval(e.sel(statistic=stat)) for stat in _MC_STATISTICS])
     return table
 
 
@@ -184,7 +186,8 @@ def exceedance_lines(statistics) -> list[str]:
         for j, thr in enumerate(statistics["threshold"].sel(qoi=q).values):
             if np.isfinite(thr):
                 e = est.sel(qoi=q, statistic=f"p_exceed_{j}")
-                lines.append(f"P({spec.name} > {thr:.4g} {spec.units}) = {float(e.sel(bound='value')):.4f} "
+                units = statistics.attrs.get(f"units_{q}", spec.units)
+                lines.append(f"P({spec.name} > {thr:.4g} {units}) = {float(e.sel(bound='value')):.4f} "
                              f"[{float(e.sel(bound='lower')):.4f}, {float(e.sel(bound='upper')):.4f}]")
     return lines
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..config import PARAMETER_UNITS
-from ..physics.qoi import QOI_SPECS
+from ..physics.qoi import qoi_specs
 from .io import write_atomic
 
 __all__ = [
@@ -95,7 +95,7 @@ def sample_dataset(*, sample: int, point: int, replicate: int, parameters: dict[
         data_vars[name] = (("sample",), np.array([float(value)]),
                            {"units": PARAMETER_UNITS.get(name, "1"), "long_name": _PARAMETER_LONG_NAMES.get(name, name),
                             "role": "parameter"})
-    for spec in QOI_SPECS:
+    for spec in qoi_specs(np.shape(u_bc)[-1]):
         data_vars[f"qoi_{spec.name}"] = (("sample",), np.array([float(qoi[spec.name])]),
                                          {"units": spec.units, "long_name": spec.long_name, "role": "qoi"})
     coords = {

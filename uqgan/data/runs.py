@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import PARAMETER_UNITS, CaseConfig, case_to_toml
-from ..physics.qoi import QOI_SPECS
+from ..physics.qoi import qoi_specs
 from .dataset import sample_dataset
 
 __all__ = ["run_dataset", "run_record"]
@@ -21,8 +21,8 @@ def run_record(case: CaseConfig, params: dict[str, float], solution, *, case_fil
         "case_file": str(case_file),
         "parameters": params,
         "parameter_units": PARAMETER_UNITS,
-        "qoi": {spec.name: float(solution.qoi[spec.name]) for spec in QOI_SPECS},
-        "qoi_units": {spec.name: spec.units for spec in QOI_SPECS},
+        "qoi": {spec.name: float(solution.qoi[spec.name]) for spec in qoi_specs(case.geometry.dimension)},
+        "qoi_units": {spec.name: spec.units for spec in qoi_specs(case.geometry.dimension)},
         "wall_time_s": solution.wall_time_s,
         "case": case.model_dump(mode="json"),
     }

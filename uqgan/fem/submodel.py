@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from ..config import CaseConfig
 from ..data.dataset import variables_with_role
-from ..physics.qoi import QOI_SPECS
+from ..physics.qoi import QOI_SPECS, qoi_specs
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
 from . import _dolfinx as backend
 from .explicit import explicit_integrator
@@ -328,7 +328,8 @@ def solve_submodel(case: CaseConfig, bcs, *, time_s=None, batch_size: int = 256,
         res = sub.solve(bcs, time_s, batch_size=batch_size, interpolation=interpolation, show_progress=show_progress)
         sample = np.arange(res[QOI_SPECS[0].name].size)
     data = {f"qoi_{s.name}": ("sample", res[s.name], {"units": s.units, "long_name": s.long_name, "role": "qoi",
-                                                        "source": "submodel"}) for s in QOI_SPECS}
+                                                        "source": "submodel"})
+            for s in qoi_specs(case.geometry.dimension)}
     ds = xr.Dataset(data, coords={"sample": sample})
     for name, var in params.items():
         ds[name] = var

@@ -2,8 +2,8 @@
 
 The full model and the submodel both feed their zone displacement at every time step to one
 :class:`ZoneQoI`, so the two compute the same numbers the same way. Plane strain (QoIs per unit
-thickness where extensive: J/m), or 3-D solids (``dim=3``: full von Mises, strain energy in J;
-the spec's ``units`` string stays "J/m", see docs/mesh.md).
+thickness where extensive: J/m), or 3-D solids (``dim=3``: full von Mises, strain energy in J):
+:func:`qoi_specs` gives each dimension's units.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from .material import lame_parameters, plane_strain_von_mises
 
-__all__ = ["QOI_SPECS", "QoISpec", "ZoneQoI"]
+__all__ = ["QOI_SPECS", "QoISpec", "ZoneQoI", "qoi_specs"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,20 @@ QOI_SPECS: tuple[QoISpec, ...] = (
     QoISpec("peak_displacement", "m", "space-time maximum of the displacement magnitude in the zone", 1),
     QoISpec("peak_strain_energy", "J/m", "maximum over time of the zone's strain energy per unit thickness", 2),
 )
+
+#: the same QoIs of a 3-D solid: the strain energy is the zone's, in J
+_QOI_SPECS_3D: tuple[QoISpec, ...] = (
+    QOI_SPECS[0], QOI_SPECS[1],
+    QoISpec("peak_strain_energy", "J", "maximum over time of the zone's strain energy", 2),
+)
+
+
+def qoi_specs(dimension: int = 2) -> tuple[QoISpec, ...]:
+    """The zone QoIs of a ``dimension``-D model (2: plane strain, per unit thickness; 3: a solid),
+    in the order they are stored; names and amplitude powers are the same in both."""
+    if dimension not in (2, 3):
+        raise ValueError(f"dimension={dimension!r}: must be 2 or 3")
+    return QOI_SPECS if dimension == 2 else _QOI_SPECS_3D
 
 
 class ZoneQoI:
