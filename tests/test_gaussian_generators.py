@@ -319,7 +319,11 @@ def test_kriging_resample_is_the_resampling_kriging_under_its_own_name(tmp_path)
     option = make_generator("kriging-gaussian", covariance="resample", **opts).fit(ds)
     one = {"load_amplitude": [1.0], "load_duration": [0.5], "load_position": [0.3]}
     draw = named.sample(one, n=4, rng=np.random.default_rng(0))["u_bc"].values
-    np.testing.assert_array_equal(draw, option.sample(one, n=4, rng=np.random.default_rng(0))["u_bc"].values)
+    # the same code fits both; two fits agree bit for bit on an idle machine, but the GP optimiser's
+    # BLAS reductions were seen to differ at 3.6e-9 relative between two calls on a loaded 2-core
+    # machine, so equality is asked to 1e-7 (a different law would differ at order 1)
+    np.testing.assert_allclose(draw, option.sample(one, n=4, rng=np.random.default_rng(0))["u_bc"].values,
+                               rtol=1e-7, atol=0)
     named.save(tmp_path / "m")
     back = Generator.load(tmp_path / "m")
     assert back.name == "kriging-resample"
