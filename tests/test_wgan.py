@@ -23,16 +23,16 @@ from _wgan_helpers import params as _params  # noqa: E402
 from _wgan_helpers import weights as _weights  # noqa: E402
 
 from uqgan.generators import Generator, make_generator  # noqa: E402
-from uqgan.generators.wgan import WGANGP, Critic  # noqa: E402
-from uqgan.synthetic import synthetic_bc_dataset, synthetic_histories  # noqa: E402
-from uqgan.training.wgan import (  # noqa: E402
-    METRICS_COLUMNS,
+from uqgan.generators.wgan.checkpoint import METRICS_COLUMNS, latest_checkpoint  # noqa: E402
+from uqgan.generators.wgan.model import WGANGP  # noqa: E402
+from uqgan.generators.wgan.networks import Critic  # noqa: E402
+from uqgan.generators.wgan.trainer import (  # noqa: E402
     TrainingDiverged,
-    _energy_distance,
     conditional_mean_penalty,
     gradient_penalty,
-    latest_checkpoint,
 )
+from uqgan.metrics import energy_distance as _energy_distance  # noqa: E402
+from uqgan.synthetic import synthetic_bc_dataset, synthetic_histories  # noqa: E402
 
 # tiny networks and data: every fit below takes well under a second on one busy core
 TINY = dict(hidden=16, layers=2, latent_dim=3, batch_size=16, n_critic=2, k_individual=2, n_restarts=0,
@@ -46,7 +46,7 @@ def ds():
 
 # ------------------------------------------------------------------------------------------------
 def test_import_generators_and_training_stay_light():
-    code = ("import sys, uqgan, uqgan.generators, uqgan.training; "
+    code = ("import sys, uqgan, uqgan.generators, uqgan.generators.wgan, uqgan.generators.wgan.config; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -83,19 +83,42 @@ def test_data_without_replicates_still_trains_and_validates(caplog):
     one = synthetic_bc_dataset("arrival", n_points=16, replicates=1, n_time=16, n_nodes=3, seed=2)
     with caplog.at_level(logging.WARNING):
         gen = make_generator("wgan-gp", steps=2, log_every=1, **TINY).fit(one)
-    assert any("kriging mean" in r.getMessage() for r in caplog.records if r.name == "uqgan.generators.wgan")
+    assert any("kriging mean" in r.getMessage() for r in caplog.records if r.name == "uqgan.generators.wgan.model")
     assert all(np.isfinite(v) for _, v in gen.training_summary["history"])
 
 
-def test_trained_correction_moves_the_samples(ds):
+def test_trained_correction_is_the_difference_and_bounded_by_the_adam_steps(ds):
+    """Known answer: a trained wgan-gp draw is kriging-gaussian's draw (same rng: the same ε) plus the
+    correction network's output G([ε, η], c), η the draws from the torch generator seeded by the same
+    rng, so ``z_wgan − z_kg = G`` to float64 round-off of one addition (tolerance 1e-12 of |z|).
+
+    Width check: the correction's last layer starts at zero and Adam with β1 = 0, β2 = 0.9 moves a
+    weight by at most lr·√10 per step (|g_t| / √v̂_t ≤ √((1 − β2^t) / (1 − β2)) ≤ √10), so after
+    ``s`` steps every output is at most ``s·lr·√10·(‖h‖₁ + 1)``, with ``h`` the last hidden layer;
+    and training must move it off zero (a lower bound of 1e-6 of that bound: 3 Adam steps at lr 1e-3
+    move a weight by ~1e-3 unless its gradient is exactly zero)."""
+    steps, lr = 3, 1e-3
     # no validation points: the final generator is kept (with them, the untrained one may win)
-    gen = make_generator("wgan-gp", steps=3, log_every=3, lr=1e-3, **{**TINY, "validation_fraction": 0.0}).fit(ds)
-    assert gen.training_summary["best_step"] == 3 and gen.training_summary["history"] == []
-    kg = make_generator("kriging-gaussian", k_individual=2, n_restarts=0, validation_fraction=0.0, seed=3).fit(ds)
-    params = _params(ds, [1])
-    a = gen.sample(params, n=4, rng=np.random.default_rng(2))["u_bc"].values
-    b = kg.sample(params, n=4, rng=np.random.default_rng(2))["u_bc"].values
-    assert not np.array_equal(a, b)
+    gen = make_generator("wgan-gp", steps=steps, log_every=3, lr=lr, **{**TINY, "validation_fraction": 0.0}).fit(ds)
+    assert gen.training_summary["best_step"] == steps and gen.training_summary["history"] == []
+    c = gen.prep.condition(_params(ds, [1, 6, 10]))
+    c = np.repeat(c, 50, axis=0)
+    z_w = gen._sample(c, np.random.default_rng(2))
+    z_k = gen.gaussian._sample(c, np.random.default_rng(2))
+    rng = np.random.default_rng(2)
+    eps = rng.standard_normal(z_w.shape)
+    tg = torch.Generator().manual_seed(int(rng.integers(2**63)))
+    eta = torch.randn(c.shape[0], gen.network.latent_dim, generator=tg)
+    noise = torch.cat([torch.from_numpy(eps).float(), eta], dim=1)
+    hidden = []
+    hook = gen.network.net.out.register_forward_hook(lambda mod, args, out: hidden.append(args[0].detach()))
+    with torch.no_grad():
+        corr = gen.network.correction(noise, torch.from_numpy(c).float()).double().numpy()
+    hook.remove()
+    np.testing.assert_allclose(z_w - z_k, corr, rtol=0, atol=1e-12 * np.abs(z_w).max())
+    bound = steps * lr * np.sqrt(10) * (hidden[0].abs().sum(dim=1).double().numpy() + 1)
+    assert np.all(np.abs(corr) <= bound[:, None])
+    assert np.abs(corr).max() >= 1e-6 * bound.max()
 
 
 def test_gradient_penalty_of_a_linear_critic_is_known():
@@ -153,14 +176,6 @@ def test_conditional_mean_penalty_is_unbiased_for_the_squared_conditional_mean()
     quiet = Affine(a, 0.0)
     torch.testing.assert_close(conditional_mean_penalty(quiet, c, noise=n1, noise2=n2),
                                (quiet(n1, c) ** 2).sum(1).mean())
-
-
-def test_energy_distance_known_answers():
-    """ED(x, x) with U-statistics is 2·mean|X−X| (diagonal included) − 2·mean_{i≠j}|X−X'|, i.e. 0 for
-    a single point repeated, and for two point masses a, b it is 2|a − b|."""
-    a, b = np.zeros((3, 2)), np.ones((4, 2))
-    assert _energy_distance(a, b) == pytest.approx(2 * np.sqrt(2))
-    assert _energy_distance(a, a) == pytest.approx(0.0)
 
 
 def test_same_seed_same_weights_and_different_seed_differs(ds):
@@ -269,7 +284,7 @@ def _nan_after(monkeypatch, first_bad: int, n_bad: int | None):
 def test_divergence_guard_rolls_back_once_and_finishes(ds, tmp_path, monkeypatch, caplog):
     # a generator step makes 2 x (2 + 1 penalty) + 1 critic calls with n_critic=2: call 40 is in step 6
     _nan_after(monkeypatch, first_bad=40, n_bad=1)
-    with caplog.at_level(logging.WARNING, logger="uqgan.training.wgan"):
+    with caplog.at_level(logging.WARNING, logger="uqgan.generators.wgan.trainer"):
         gen = make_generator("wgan-gp", steps=8, log_every=2, checkpoint_every=4, **TINY).fit(ds, directory=tmp_path)
     msgs = [r.getMessage() for r in caplog.records if "rolled back" in r.getMessage()]
     assert len(msgs) == 1 and "rolled back to step 4" in msgs[0] and "step 6" in msgs[0] and "nan" in msgs[0]
@@ -282,7 +297,7 @@ def test_divergence_guard_rolls_back_once_and_finishes(ds, tmp_path, monkeypatch
 
 def test_divergence_guard_gives_up_with_the_step_and_cause(ds, monkeypatch, caplog):
     _nan_after(monkeypatch, first_bad=40, n_bad=None)
-    with caplog.at_level(logging.WARNING, logger="uqgan.training.wgan"):
+    with caplog.at_level(logging.WARNING, logger="uqgan.generators.wgan.trainer"):
         # the guard rolled back from step 6 to 4, then step 5 blew up twice more: the last cause is named
         match = r"at step 5 \(critic iteration 1 of 2\): critic loss is nan.*max_rollbacks=2"
         with pytest.raises(TrainingDiverged, match=match):

@@ -674,10 +674,10 @@ def train(
         if problems:
             raise ConfigError(problems)
         from .dataset import open_datasets
-        from .generators import make_generator
+        from .generators import is_adversarial, make_generator
 
         ds = open_datasets(data)
-        adversarial = generator.startswith("wgan")
+        adversarial = is_adversarial(generator)
         if force and not resume and out.exists():
             import shutil
 

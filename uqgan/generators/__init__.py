@@ -17,10 +17,18 @@ from __future__ import annotations
 
 from ._base import Generator, GeneratorError, Preprocessor, split_points
 
-__all__ = ["GENERATOR_NAMES", "Generator", "GeneratorError", "Preprocessor", "load_generator", "make_generator",
-           "split_points"]
+__all__ = ["ADVERSARIAL_NAMES", "GENERATOR_NAMES", "Generator", "GeneratorError", "Preprocessor", "is_adversarial",
+           "load_generator", "make_generator", "split_points"]
 
 GENERATOR_NAMES = ("wgan-gp", "wgan-clip", "kriging-gaussian", "kriging-resample", "pca-gaussian")
+#: the generators trained adversarially: their ``fit`` takes ``directory``, ``resume`` and
+#: ``show_progress`` (checkpoints, metrics.csv, training.png) and their options ``device`` and ``steps``
+ADVERSARIAL_NAMES = ("wgan-gp", "wgan-clip")
+
+
+def is_adversarial(name: str) -> bool:
+    """Whether generator ``name`` is trained adversarially (see :data:`ADVERSARIAL_NAMES`)."""
+    return name in ADVERSARIAL_NAMES
 
 
 def make_generator(name: str, **config) -> Generator:
@@ -33,7 +41,7 @@ def make_generator(name: str, **config) -> Generator:
         from .._lazy import require
 
         require("torch", purpose=f"the {name} generator")
-        from . import wgan  # noqa: F401
+        from .wgan import model  # noqa: F401
     return Generator.registry[name](**config)
 
 

@@ -454,4 +454,4 @@ def _import_module_of(name: str) -> None:
             from .._lazy import require
 
             require("torch", purpose=f"loading a {name} model")
-        importlib.import_module(f"uqgan.generators.{module[name]}")
+        importlib.import_module(f"uqgan.generators.{module[name]}" + (".model" if module[name] == "wgan" else ""))

@@ -1,0 +1,294 @@
+"""Conditional Wasserstein GANs of the POD coefficients around a kriging mean.
+
+``wgan-gp`` models ``z | c`` as::
+
+    z = m(c) + L ε + G(ε, η, c),    ε ~ N(0, I_k),  η ~ N(0, I_latent)
+
+with ``m`` the kriging mean and ``L`` the Cholesky factor of the replicate-pooled residual
+covariance, both from a composed :class:`~uqgan.generators.gaussian.KrigingGaussian`, and ``G`` a
+network (:mod:`.networks`) whose last layer starts at zero: before training the generator draws
+kriging-gaussian's law, and adversarial training (Gulrajani et al. 2017) corrects the law of the
+residual where it is not Gaussian. A penalty on the correction's conditional mean
+(``mean_penalty``) keeps the kriging mean the model's mean. ``base="mean"`` drops ``L ε``
+(``z = m(c) + G(η, c)``): a purely adversarial residual around the kriging mean.
+
+The critic ``D(r, c)`` sees residuals, what the generator models: by default each training sample
+minus its design point's replicate mean (rescaled to keep the covariance; the quantity the pooled
+``Σ`` comes from), or ``z − m(c)`` with ``residuals="kriging"``.
+
+``wgan-clip`` is the same model trained with the original weight-clipping WGAN (Arjovsky et al.
+2017). The model holds no loop: :class:`~uqgan.generators.wgan.trainer.Trainer` trains it; the
+measurements behind the defaults are in docs/generators.md.
+
+References
+----------
+I. Gulrajani et al., "Improved training of Wasserstein GANs", NeurIPS 2017.
+M. Arjovsky, S. Chintala, L. Bottou, "Wasserstein GAN", ICML 2017.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ..._lazy import require
+from .._base import Generator
+from ..gaussian import KrigingGaussian
+from .config import WGANClipConfig, WGANConfig, parse_config
+from .networks import ConvCorrection, ConvCritic, Critic, ResidualGenerator, _PODMap
+
+torch = require("torch", purpose="the wgan-gp and wgan-clip generators")
+
+__all__ = ["WGANGP", "WGANClip"]
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_CHUNK = 65536  # rows per forward pass when sampling
+CONV_SAMPLE_ELEMENTS = 2**24  # activations per forward pass when sampling with architecture="conv1d" (~64 MB)
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: torch sees no CUDA device (torch.cuda.is_available() is False); "
+                         "use device='cpu' or 'auto'")
+    return device
+
+
+def _seed63(ss: np.random.SeedSequence) -> int:
+    """A 63-bit torch seed from a numpy SeedSequence."""
+    return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+class WGANGP(Generator):
+    """Kriging mean + Gaussian residual + a conditional WGAN-GP correction of the residual's law.
+
+    Options (keyword-only; validated by :class:`~uqgan.generators.wgan.config.WGANConfig`, a bad one
+    raises :class:`~uqgan.config.ConfigError` naming it):
+
+    steps : generator steps (2000)
+    batch_size : minibatch size (64)
+    n_critic : critic steps per generator step (5)
+    gp_lambda : gradient-penalty weight λ (10)
+    lr : learning rate of both networks (1e-4); ``lr_critic`` / ``lr_generator`` override it for
+        one of them (the two time-scale update rule, Heusel et al. 2017)
+    betas : Adam's (β1, β2) ((0, 0.9))
+    mean_penalty : weight μ of ``μ E_c ‖E[G(ε, η, c) | c]‖²`` in the generator loss (100; 0 is the
+        plain WGAN-GP), estimated without bias from two noise draws per condition
+        (:func:`~uqgan.generators.wgan.trainer.conditional_mean_penalty`). The real residuals have
+        zero mean at every ``c``; with the critic's gradient norm ~1 the two gradients balance at a
+        mean of about 1/(2μ) (whitened coefficients). Measured effect: docs/generators.md
+    hidden, layers : width and number of hidden layers of both MLPs (256, 3); with
+        ``architecture="conv1d"``, ``hidden`` is the width of the conv critic's output MLP
+    architecture : ``"mlp"`` (MLPs on the POD coefficients) or ``"conv1d"`` (1-D convolutions over
+        time on the histories, through the fixed POD projection; see :mod:`.networks`)
+    conv_channels, conv_layers : hidden channels and convolution layers with ``architecture="conv1d"``
+        (32, 3)
+    latent_dim : extra noise η fed to the generator (16; with ``base="mean"`` η is all the noise, so
+        make it at least the number of POD coefficients)
+    activation : ``"leaky_relu"`` or ``"silu"``
+    base : ``"gaussian"`` (``z = m + L ε + G``, G zero at the start) or ``"mean"`` (``z = m + G(η, c)``)
+    critic_conditioning : ``"concat"`` or ``"film"``; ``critic_layer_norm`` : LayerNorm in the critic
+    validation_samples : generated samples per validation point for the validation energy distance
+    checkpoint_every, log_every : generator steps between checkpoints / metrics rows (500, 50)
+    keep_checkpoints : checkpoint files kept (5; None keeps all)
+    max_rollbacks, penalty_threshold : the divergence guard (see
+        :meth:`~uqgan.generators.wgan.trainer.Trainer.run`)
+    residuals : the real residuals the critic sees. ``"replicate"``: each sample minus its design
+        point's replicate mean, times ``√(n_p / (n_p − 1))`` (so a Gaussian residual keeps its
+        covariance); points with one replicate are left out. ``"kriging"``: ``z − m(c)`` (which
+        also holds the kriging mean's error at the training points).
+    device : ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``
+    num_threads : torch CPU threads while training on the CPU (1; None leaves torch's setting)
+    k_individual, n_restarts : the composed kriging-gaussian's options
+    pod_energy, max_modes, validation_fraction, seed, registration, arrival_fraction : the shared
+        options of :class:`~uqgan.generators.Generator`
+
+    ``fit(ds, directory=None, resume=False, show_progress=False)``: ``directory`` receives
+    ``checkpoints/``, ``metrics.csv`` and ``training.png``; ``resume`` continues from its newest
+    checkpoint. The generator kept is the one with the lowest validation energy distance (the
+    untrained one, i.e. kriging-gaussian, competes as step 0).
+
+    Attributes
+    ----------
+    options : the validated settings (:class:`~uqgan.generators.wgan.config.WGANConfig`)
+    gaussian : the composed, fitted :class:`~uqgan.generators.gaussian.KrigingGaussian`
+    network : the trained :class:`~uqgan.generators.wgan.networks.ResidualGenerator`
+    training_summary : what training did (:class:`~uqgan.generators.wgan.trainer.TrainingResult` as a dict)
+    """
+
+    name = "wgan-gp"
+    adversarial: ClassVar[bool] = True
+    _config_class: ClassVar[type[WGANConfig]] = WGANConfig
+
+    def __init__(self, **options):
+        self.options = parse_config(self._config_class, options)
+        super().__init__(**self.options.shared_options())
+        self.config = self.options.to_dict()
+        self.gaussian = KrigingGaussian(**self.options.kriging_options())
+        self.network: ResidualGenerator | None = None
+        self.training_summary: dict = {}
+
+    # --------------------------------------------------------------------------------------------
+    @property
+    def residual_cholesky(self) -> np.ndarray | None:
+        """``(k, k)`` Cholesky factor of the composed kriging-gaussian's pooled residual covariance."""
+        return self.gaussian.residual_cholesky
+
+    def mean_coefficients(self, c: np.ndarray) -> np.ndarray:
+        """The kriging mean ``(m, k)`` of the whitened POD coefficients at ``c`` ``(m, p)`` in [-1, 1]."""
+        return self.gaussian.mean_coefficients(c)
+
+    def _pod_map(self) -> _PODMap | None:
+        """The fixed history <-> coefficient maps from the preprocessor (``architecture="conv1d"``), else None."""
+        if self.options.architecture != "conv1d":
+            return None
+        if self.prep.shift is not None:
+            raise ValueError("architecture='conv1d' works on the histories themselves and cannot take "
+                             "registration='arrival': use architecture='mlp' or registration='none'")
+        return _PODMap(self.prep.pod.modes, self.prep.pod.std, self.prep.history_shape)
+
+    def _build_network(self, k: int, p: int, *, generator: torch.Generator) -> ResidualGenerator:
+        o = self.options
+        net = ResidualGenerator(k=k, p=p, latent_dim=o.latent_dim, base=o.base, hidden=o.hidden, layers=o.layers,
+                                activation=o.activation, generator=generator, pod_map=self._pod_map(),
+                                conv_channels=o.conv_channels, conv_layers=o.conv_layers)
+        net.set_cholesky(self.residual_cholesky)
+        return net
+
+    def _build_critic(self, k: int, p: int, *, generator: torch.Generator) -> torch.nn.Module:
+        o = self.options
+        if o.architecture == "conv1d":
+            return ConvCritic(p=p, pod_map=self._pod_map(), channels=o.conv_channels, layers=o.conv_layers,
+                              hidden=o.hidden, activation=o.activation, conditioning=o.critic_conditioning,
+                              layer_norm=o.critic_layer_norm, generator=generator)
+        return Critic(k=k, p=p, hidden=o.hidden, layers=o.layers, activation=o.activation,
+                      conditioning=o.critic_conditioning, layer_norm=o.critic_layer_norm, generator=generator)
+
+    def _fit(self, z, c, points, *, validation=None, directory=None, resume: bool = False,
+             show_progress: bool = False) -> None:
+        from ...plots import plot_training
+        from .trainer import EnergyValidator, train_wgan
+
+        self.gaussian.prep, self.gaussian.split = self.prep, self.split
+        self.gaussian._fit(z, c, points, validation=validation)
+        o = self.options
+        device = _resolve_device(o.device)
+        k, p = z.shape[1], c.shape[1]
+        s_init, s_noise, s_data, s_val = np.random.SeedSequence(o.seed, spawn_key=(23,)).spawn(4)
+        g_init = torch.Generator().manual_seed(_seed63(s_init))
+        self.network = self._build_network(k, p, generator=g_init)
+        critic = self._build_critic(k, p, generator=g_init)
+        residual, c_train = self._training_residuals(z, c, points)
+        validate = None
+        if validation is not None and validation.sizes.get("sample", 0) > 0:
+            zv = self.prep.coefficients(validation)
+            cv = self.prep.condition({n: validation[n].values for n in self.prep.parameter_names})
+            groups = validation["point"].values if "point" in validation.coords else np.arange(zv.shape[0])
+            validate = EnergyValidator(zv - self.mean_coefficients(cv), cv, groups, noise_dim=self.network.noise_dim,
+                                       n_fake=o.validation_samples,
+                                       generator=torch.Generator().manual_seed(_seed63(s_val)))
+        logger.info("%s: training on %d samples (%d coefficients, %d parameters) on %s", self.name, z.shape[0], k, p,
+                    device)
+        result = train_wgan(self.network, critic, residual, c_train, o.train_config(),
+                            torch_generator=torch.Generator().manual_seed(_seed63(s_noise)),
+                            rng=np.random.default_rng(s_data), validate=validate, directory=directory, resume=resume,
+                            device=device, seed=o.seed, model_config={"generator": self.name, **self.config},
+                            show_progress=show_progress, num_threads=o.num_threads if device == "cpu" else None)
+        self.network.eval()
+        self.training_summary = {**result.to_dict(), "device": device,
+                                 "directory": str(directory) if directory is not None else None}
+        if directory is not None and result.steps > 0:
+            plot_training(Path(directory) / "metrics.csv", Path(directory) / "training.png",
+                          best_step=result.best_step)
+
+    def _training_residuals(self, z: np.ndarray, c: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The real residuals and their conditioning (see the ``residuals`` option)."""
+        if self.options.residuals == "replicate":
+            _, inverse, counts = np.unique(points, return_inverse=True, return_counts=True)
+            keep = counts[inverse] >= 2
+            if keep.any():
+                zbar = np.zeros((counts.size, z.shape[1]))
+                np.add.at(zbar, inverse, z)
+                zbar /= counts[:, None]
+                scale = np.sqrt(counts / np.maximum(counts - 1, 1))[inverse][:, None]
+                return ((z - zbar[inverse]) * scale)[keep], c[keep]
+            logger.warning("%s: no design point has two or more replicates, so the critic sees the residuals of the "
+                           "kriging mean (residuals='kriging'); generate replicates for a clean residual", self.name)
+        return z - self.mean_coefficients(c), c
+
+    def _sample(self, c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.network is None or self.residual_cholesky is None:
+            raise RuntimeError(f"{self.name} is not fitted: call fit(dataset) or load a saved model")
+        c = np.asarray(c, dtype=float)
+        mean = self.mean_coefficients(c)
+        if self.network.base == "gaussian":  # the kriging-gaussian draw, from the same rng in the same order
+            eps = rng.standard_normal(mean.shape)
+            z = mean + eps @ self.residual_cholesky.T
+        else:
+            eps, z = None, mean.copy()
+        tg = torch.Generator().manual_seed(int(rng.integers(2**63)))
+        device = next(self.network.parameters()).device
+        chunk = SAMPLE_CHUNK
+        if isinstance(self.network.net, ConvCorrection):  # the hidden maps are (rows, channels, ~T) each
+            pm = self.network.net.pod_map
+            chunk = max(1, min(chunk, CONV_SAMPLE_ELEMENTS // (max(self.network.net.channels, pm.channels) * pm.time)))
+        with torch.no_grad():
+            for lo in range(0, z.shape[0], chunk):
+                hi = min(lo + chunk, z.shape[0])
+                eta = torch.randn(hi - lo, self.network.latent_dim, generator=tg)
+                noise = torch.cat([torch.from_numpy(eps[lo:hi]).float(), eta], dim=1) if eps is not None else eta
+                cc = torch.from_numpy(c[lo:hi]).float()
+                corr = self.network.correction(noise.to(device), cc.to(device))
+                z[lo:hi] += corr.double().cpu().numpy()
+        return z
+
+    # --------------------------------------------------------------------------------------------
+    def _network_meta(self) -> dict:
+        net, o = self.network, self.options
+        return {"k": net.k, "p": net.p, "latent_dim": net.latent_dim, "base": net.base, "hidden": o.hidden,
+                "layers": o.layers, "activation": o.activation, "noise_dim": net.noise_dim,
+                "architecture": o.architecture}
+
+    def _state(self) -> dict[str, np.ndarray]:
+        if self.network is None:
+            raise RuntimeError(f"{self.name} is not fitted: nothing to save")
+        return {**self.gaussian._state(),
+                **{f"wgan.{k}": v.detach().cpu().numpy() for k, v in self.network.state_dict().items()}}
+
+    def _meta(self) -> dict:
+        return {**self.gaussian._meta(), "wgan": {"network": self._network_meta(), "training": self.training_summary}}
+
+    def _restore(self, arrays: dict[str, np.ndarray], meta: dict, *, directory: Path) -> None:
+        self.gaussian.prep, self.gaussian.split = self.prep, self.split
+        self.gaussian._restore({k: v for k, v in arrays.items() if not k.startswith("wgan.")}, meta,
+                               directory=directory)
+        info = meta["wgan"]["network"]
+        self.network = self._build_network(int(info["k"]), int(info["p"]), generator=torch.Generator())
+        state = {k.removeprefix("wgan."): torch.from_numpy(np.ascontiguousarray(v))
+                 for k, v in arrays.items() if k.startswith("wgan.")}
+        self.network.load_state_dict(state)
+        device = self.options.device
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            logger.warning("%s was configured for device=%r but torch sees no CUDA device: sampling on the CPU",
+                           self.name, device)
+            device = "cpu"
+        self.network.to(_resolve_device(device))
+        self.network.eval()
+        self.training_summary = meta["wgan"].get("training", {})
+
+
+class WGANClip(WGANGP):
+    """The same model trained with the original weight-clipping WGAN (Arjovsky et al. 2017): every
+    critic weight clipped to [−clip, clip] after each critic step, RMSProp with lr 5e-5, no penalty.
+
+    Options: ``clip`` (0.01), ``lr`` (5e-5) and :class:`WGANGP`'s, without ``gp_lambda`` and ``betas``
+    (:class:`~uqgan.generators.wgan.config.WGANClipConfig`).
+    """
+
+    name = "wgan-clip"
+    _config_class: ClassVar[type[WGANClipConfig]] = WGANClipConfig
