@@ -19,6 +19,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from _wgan_helpers import assert_same_weights as _assert_same_weights  # noqa: E402
+from _wgan_helpers import generated as _generated  # noqa: E402
+from _wgan_helpers import held_out_truth as _held_out_truth  # noqa: E402
+from _wgan_helpers import mean_ed as _mean_ed  # noqa: E402
+from _wgan_helpers import paired_permutation_pvalue as _paired_permutation_pvalue  # noqa: E402
 from _wgan_helpers import params as _params  # noqa: E402
 from _wgan_helpers import weights as _weights  # noqa: E402
 
@@ -31,12 +35,13 @@ from uqgan.generators.wgan.trainer import (  # noqa: E402
     conditional_mean_penalty,
     gradient_penalty,
 )
-from uqgan.metrics import energy_distance as _energy_distance  # noqa: E402
-from uqgan.synthetic import synthetic_bc_dataset, synthetic_histories  # noqa: E402
+from uqgan.synthetic import synthetic_bc_dataset  # noqa: E402
 
-# tiny networks and data: every fit below takes well under a second on one busy core
+# tiny networks and data: every fit below takes well under a second on one busy core. These tests are
+# of the correction of the pooled Gaussian (residuals="replicate"); the default, the deviations'
+# law, is tested in tests/test_wgan_deviations.py
 TINY = dict(hidden=16, layers=2, latent_dim=3, batch_size=16, n_critic=2, k_individual=2, n_restarts=0,
-            validation_fraction=0.25, validation_samples=16, device="cpu", seed=3)
+            validation_fraction=0.25, validation_samples=16, device="cpu", seed=3, residuals="replicate")
 
 
 @pytest.fixture(scope="module")
@@ -326,6 +331,10 @@ def test_divergence_guard_gives_up_with_the_step_and_cause(ds, monkeypatch, capl
     ("wgan-gp", {"max_rollbacks": -1}, "max_rollbacks"),
     ("wgan-gp", {"num_threads": 0}, "num_threads"),
     ("wgan-gp", {"mean_penalty": -1.0}, "mean_penalty"),
+    ("wgan-gp", {"residuals": "pooled"}, "residuals"),
+    ("wgan-gp", {"gan_dims": 0}, "gan_dims"),
+    ("wgan-gp", {"gan_dims": 3, "residuals": "replicate"}, "gan_dims"),
+    ("wgan-gp", {"architecture": "conv1d"}, "architecture"),
     ("wgan-clip", {"clip": 0.0}, "clip"),
     ("wgan-clip", {"gp_lambda": 10.0}, "gp_lambda"),
 ])
@@ -359,59 +368,6 @@ def test_cuda_training_and_sampling_match_the_cpu_law(ds, tmp_path):
 
 # ------------------------------------------------------------------------------------------------
 # Known answers against fresh truth at held-out points (slow: a default-size network, ~1000 steps)
-def _held_out_truth(kind: str, *, m: int, n: int, seed: int, **options):
-    """``m`` new parameter points (amplitude 1) and ``n`` fresh truth histories at each, flattened;
-    ``options`` go to :func:`synthetic_histories`."""
-    from uqgan.synthetic import RANGES
-
-    rng = np.random.default_rng(seed)
-    pts = {k: rng.uniform(lo, hi, m) for k, (lo, hi) in RANGES.items()}
-    pts["load_amplitude"] = np.ones(m)
-
-    def draw(r):
-        return [synthetic_histories(kind, {k: np.full(n, v[j]) for k, v in pts.items()}, rng=r, **options)
-                .reshape(n, -1) for j in range(m)]
-
-    return pts, draw, rng
-
-
-def _generated(gen, pts, n: int, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    m = len(pts["load_amplitude"])
-    return [gen.sample({k: v[j:j + 1] for k, v in pts.items()}, n=n, rng=rng)["u_bc"].values.reshape(n, -1)
-            for j in range(m)]
-
-
-def _mean_ed(samples: list[np.ndarray], truth: list[np.ndarray]) -> float:
-    return float(np.mean([_energy_distance(s, t) for s, t in zip(samples, truth, strict=True)]))
-
-
-def _paired_permutation_pvalue(a: list[np.ndarray], b: list[np.ndarray], truth: list[np.ndarray], *,
-                               n_perm: int, rng: np.random.Generator) -> float:
-    """One-sided permutation test of H0 "a and b have the same law at every point" against "a is closer
-    to the truth": statistic mean_j [ED(b_j, T_j) − ED(a_j, T_j)]; under H0 the a/b labels of the pooled
-    draws at each point are exchangeable, so they are re-drawn at random within each point."""
-    from scipy.spatial.distance import cdist
-
-    pre = []
-    for aj, bj, tj in zip(a, b, truth, strict=True):
-        z = np.vstack([aj, bj])
-        pre.append((cdist(z, tj).mean(1), cdist(z, z), aj.shape[0]))
-
-    def ed_part(u, d, i) -> float:  # 2 E|X − T| − E|X − X'| (the truth-truth term cancels in the difference)
-        return 2 * u[i].mean() - d[np.ix_(i, i)].sum() / (len(i) * (len(i) - 1))
-
-    def stat(perms) -> float:
-        out = 0.0
-        for (u, d, na), idx in zip(pre, perms, strict=True):
-            out += ed_part(u, d, idx[na:]) - ed_part(u, d, idx[:na])
-        return out / len(pre)
-
-    observed = stat([np.arange(len(u)) for u, _, _ in pre])
-    null = np.array([stat([rng.permutation(len(u)) for u, _, _ in pre]) for _ in range(n_perm)])
-    return float((1 + np.sum(null >= observed)) / (1 + n_perm))
-
-
 @pytest.mark.slow
 def test_wgan_gp_beats_pca_gaussian_on_random_arrival_times():
     """``arrival``: u = A·pulse(t − t0(c) − δ), δ random: the POD coefficients are neither Gaussian
@@ -422,7 +378,7 @@ def test_wgan_gp_beats_pca_gaussian_on_random_arrival_times():
     pts, draw, rng = _held_out_truth("arrival", m=8, n=100, seed=123)
     truth = draw(rng)
     pca = make_generator("pca-gaussian").fit(ds)
-    wgan = make_generator("wgan-gp", steps=1000, device="cpu").fit(ds)
+    wgan = make_generator("wgan-gp", steps=1000, device="cpu", residuals="replicate").fit(ds)
     a, b = _generated(wgan, pts, 100, seed=1), _generated(pca, pts, 100, seed=2)
     ed_wgan, ed_pca = _mean_ed(a, truth), _mean_ed(b, truth)
     p = _paired_permutation_pvalue(a, b, truth, n_perm=500, rng=np.random.default_rng(0))
@@ -462,7 +418,8 @@ def test_wgan_gp_keeps_a_gaussian_residual_at_the_truth_floor(tmp_path):
     limit = floors.mean() + 3 * floors.std(ddof=1)
     opts = dict(pod_energy=0.99999)
     kg = make_generator("kriging-gaussian", **opts).fit(ds)
-    wgan = make_generator("wgan-gp", steps=1000, device="cpu", **opts).fit(ds, directory=tmp_path)
+    wgan = make_generator("wgan-gp", steps=1000, device="cpu", residuals="replicate", **opts).fit(
+        ds, directory=tmp_path)
     ed_kg = _mean_ed(_generated(kg, pts, 100, seed=1), truth)
     ed_wgan = _mean_ed(_generated(wgan, pts, 100, seed=1), truth)
     wgan.network.load_state_dict(torch.load(latest_checkpoint(tmp_path), weights_only=True)["generator"])

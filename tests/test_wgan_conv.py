@@ -24,7 +24,7 @@ from uqgan.synthetic import synthetic_bc_dataset  # noqa: E402
 # tiny networks and data: each fit below takes well under a second on one busy core
 TINY = dict(architecture="conv1d", conv_channels=8, conv_layers=3, hidden=16, latent_dim=3, batch_size=16,
             n_critic=2, k_individual=2, n_restarts=0, validation_fraction=0.25, validation_samples=16, device="cpu",
-            seed=3)
+            seed=3, residuals="replicate")
 KG = {k: TINY[k] for k in ("k_individual", "n_restarts", "validation_fraction", "seed")}
 
 

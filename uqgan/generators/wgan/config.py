@@ -23,7 +23,7 @@ __all__ = ["ACTIVATIONS", "ARCHITECTURES", "RESIDUALS", "WGANClipConfig", "WGANC
 
 ACTIVATIONS = ("leaky_relu", "silu")
 ARCHITECTURES = ("mlp", "conv1d")
-RESIDUALS = ("replicate", "kriging")
+RESIDUALS = ("deviations", "replicate", "kriging")
 
 
 def _rule(check: Callable[[Any], bool], rule: str):
@@ -134,7 +134,7 @@ class _AdversarialConfig(_Settings):
     n_critic: _Int = 5
     lr_critic: Annotated[_Real | None, _rule(lambda v: v is None or (_real(v) and v > 0), _LR_RULE)] = None
     lr_generator: Annotated[_Real | None, _rule(lambda v: v is None or (_real(v) and v > 0), _LR_RULE)] = None
-    mean_penalty: _Real = 100.0
+    mean_penalty: _Real | None = None
     validation_samples: Annotated[_Int, _rule(lambda v: v >= 1, "must be an integer >= 1 (64)")] = 64
     checkpoint_every: _Int = 500
     log_every: _Int = 50
@@ -157,8 +157,13 @@ class _AdversarialConfig(_Settings):
                                               "must be 'concat' or 'film'")] = "concat"
     critic_layer_norm: bool = False
     residuals: Annotated[str, _rule(lambda v: v in RESIDUALS,
-                                    "must be 'replicate' (deviations from each point's replicate mean) or 'kriging' "
-                                    "(z - m(c))")] = "replicate"
+                                    "must be 'deviations' (every run's deviation from the kriging mean, learnt "
+                                    "given c), 'replicate' (a correction of the pooled Gaussian, trained on the "
+                                    "deviations from each point's replicate mean) or 'kriging' (the same correction "
+                                    "trained on z - m(c))")] = "deviations"
+    gan_dims: Annotated[_Int | None, _rule(lambda v: v is None or v >= 1,
+                                           "must be None (the whole space) or an integer >= 1 (the leading "
+                                           "whitened deviation coefficients the GAN learns)")] = None
     architecture: Annotated[str, _rule(lambda v: v in ARCHITECTURES,
                                        "must be 'mlp' (MLPs on the POD coefficients) or 'conv1d' (1-D convolutions "
                                        "over time on the histories)")] = "mlp"
@@ -187,8 +192,22 @@ class _AdversarialConfig(_Settings):
         if self.base == "mean" and self.latent_dim < 1:
             raise ValueError(f"latent_dim={self.latent_dim!r}: must be >= 1 with base='mean' (η is the only noise; "
                              "use at least the number of POD coefficients)")
+        if self.residuals != "deviations" and self.gan_dims is not None:
+            raise ValueError(f"gan_dims={self.gan_dims!r}: only residuals='deviations' works in a reduced space; "
+                             "leave gan_dims None")
+        if self.residuals == "deviations" and self.architecture == "conv1d":
+            raise ValueError("architecture='conv1d': the 1-D convolutions work on histories through the POD "
+                             "projection, not on whitened deviations; use residuals='replicate' with it")
         self.train_config()  # the training settings are checked by their own model
         return self
+
+    @property
+    def resolved_mean_penalty(self) -> float:
+        """``mean_penalty``, or its default: 0 when learning the deviations (their conditional mean given
+        c is part of their law), 100 for the correction of the pooled Gaussian."""
+        if self.mean_penalty is not None:
+            return float(self.mean_penalty)
+        return 0.0 if self.residuals == "deviations" else 100.0
 
     def train_config(self) -> WGANTrainConfig:
         """The training loop's settings (``lr`` fills whichever of ``lr_critic`` / ``lr_generator`` is None)."""
@@ -200,7 +219,7 @@ class _AdversarialConfig(_Settings):
             lr_generator=self.lr_generator if self.lr_generator is not None else lr,
             checkpoint_every=self.checkpoint_every, log_every=self.log_every, keep_checkpoints=self.keep_checkpoints,
             max_rollbacks=self.max_rollbacks, penalty_threshold=self.penalty_threshold,
-            mean_penalty=self.mean_penalty, **extra)
+            mean_penalty=self.resolved_mean_penalty, **extra)
 
     def kriging_options(self) -> dict[str, Any]:
         """The options of the composed :class:`~uqgan.generators.gaussian.KrigingGaussian`."""

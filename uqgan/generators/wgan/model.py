@@ -132,6 +132,9 @@ class WGANGP(Generator):
         self.gaussian = KrigingGaussian(**self.options.kriging_options())
         self.network: ResidualGenerator | None = None
         self.training_summary: dict = {}
+        self.deviation_mean: np.ndarray | None = None  # (k,) μ, residuals="deviations"
+        self.deviation_map: np.ndarray | None = None  # (k, k) A: d = μ + A w, w whitened
+        self.beats_start: bool | None = None
 
     # --------------------------------------------------------------------------------------------
     @property
@@ -157,7 +160,7 @@ class WGANGP(Generator):
         net = ResidualGenerator(k=k, p=p, latent_dim=o.latent_dim, base=o.base, hidden=o.hidden, layers=o.layers,
                                 activation=o.activation, generator=generator, pod_map=self._pod_map(),
                                 conv_channels=o.conv_channels, conv_layers=o.conv_layers)
-        net.set_cholesky(self.residual_cholesky)
+        net.set_cholesky(np.eye(k) if self.options.residuals == "deviations" else self.residual_cholesky)
         return net
 
     def _build_critic(self, k: int, p: int, *, generator: torch.Generator) -> torch.nn.Module:
@@ -179,35 +182,119 @@ class WGANGP(Generator):
         o = self.options
         device = _resolve_device(o.device)
         k, p = z.shape[1], c.shape[1]
+        self.network = None
         s_init, s_noise, s_data, s_val = np.random.SeedSequence(o.seed, spawn_key=(23,)).spawn(4)
-        g_init = torch.Generator().manual_seed(_seed63(s_init))
-        self.network = self._build_network(k, p, generator=g_init)
-        critic = self._build_critic(k, p, generator=g_init)
         residual, c_train = self._training_residuals(z, c, points)
-        validate = None
+        k_gan = residual.shape[1]
+        g_init = torch.Generator().manual_seed(_seed63(s_init))
+        self.network = self._build_network(k_gan, p, generator=g_init)
+        critic = self._build_critic(k_gan, p, generator=g_init)
+        start = {name: v.detach().clone() for name, v in self.network.state_dict().items()}
+        validate = test = None
         if validation is not None and validation.sizes.get("sample", 0) > 0:
             zv = self.prep.coefficients(validation)
             cv = self.prep.condition({n: validation[n].values for n in self.prep.parameter_names})
+            rv = self._real_target(zv - self.mean_coefficients(cv))
             groups = validation["point"].values if "point" in validation.coords else np.arange(zv.shape[0])
-            validate = EnergyValidator(zv - self.mean_coefficients(cv), cv, groups, noise_dim=self.network.noise_dim,
+            select, held = _split_validation(groups, independent=o.residuals == "deviations")
+            validate = EnergyValidator(rv[select], cv[select], groups[select], noise_dim=self.network.noise_dim,
                                        n_fake=o.validation_samples,
                                        generator=torch.Generator().manual_seed(_seed63(s_val)))
-        logger.info("%s: training on %d samples (%d coefficients, %d parameters) on %s", self.name, z.shape[0], k, p,
-                    device)
+            test = (rv[held], cv[held], groups[held], bool(np.any(held & ~select)))
+        logger.info("%s: training on %d samples (%d coefficients, %d learnt adversarially, %d parameters) on %s",
+                    self.name, z.shape[0], k, k_gan, p, device)
         result = train_wgan(self.network, critic, residual, c_train, o.train_config(),
                             torch_generator=torch.Generator().manual_seed(_seed63(s_noise)),
                             rng=np.random.default_rng(s_data), validate=validate, directory=directory, resume=resume,
                             device=device, seed=o.seed, model_config={"generator": self.name, **self.config},
                             show_progress=show_progress, num_threads=o.num_threads if device == "cpu" else None)
         self.network.eval()
-        self.training_summary = {**result.to_dict(), "device": device,
+        self.training_summary = {**result.to_dict(), "device": device, "gan_dims": k_gan,
                                  "directory": str(directory) if directory is not None else None}
+        if o.residuals == "deviations":
+            self.training_summary["start_test"] = self._test_against_start(start, result.best_step, test, s_val)
+            self.beats_start = self.training_summary["start_test"]["beats_start"]
         if directory is not None and result.steps > 0:
             plot_training(Path(directory) / "metrics.csv", Path(directory) / "training.png",
                           best_step=result.best_step)
 
+    def _test_against_start(self, start: dict, best_step: int, test, seeds: np.random.SeedSequence) -> dict:
+        """Paired one-sided Wilcoxon signed-rank test over held-out validation points of the kept
+        generator against its untrained start (the Gaussian of the deviations): per point, the energy
+        distance (:func:`uqgan.metrics.energy_distance`) of ``validation_samples`` fresh draws of each to
+        the point's real deviations, the same draws' noise for both. ``beats_start`` is True when the
+        kept model is a trained one and p < 0.05, False when not, None when the validation data cannot
+        support the test (fewer than 6 points with two or more runs); ``message`` says which."""
+        from scipy.stats import wilcoxon
+
+        from .trainer import EnergyValidator
+
+        out = {"beats_start": None, "p_value": None, "points": 0, "independent_of_selection": None,
+               "energy_distance_start": None, "energy_distance_kept": None}
+        if test is None:
+            out["message"] = "no validation points: the kept model was not tested against its start"
+            return self._say(out)
+        real, cond, groups, independent = test
+        ids, counts = np.unique(groups, return_counts=True)
+        keep = np.isin(groups, ids[counts >= 2])
+        n_points = int(np.sum(counts >= 2))
+        out["points"], out["independent_of_selection"] = n_points, independent
+        if n_points < 6:
+            out["message"] = (f"only {n_points} held-out validation point(s) with two or more runs: the kept model "
+                              "(step {best_step}) could not be tested against its start (generate replicates or "
+                              "raise validation_fraction)").replace("{best_step}", str(best_step))
+            return self._say(out)
+        seed = _seed63(np.random.SeedSequence(seeds.entropy, spawn_key=(*seeds.spawn_key, 1)))
+        validator = EnergyValidator(real[keep], cond[keep], groups[keep], noise_dim=self.network.noise_dim,
+                                    n_fake=self.options.validation_samples,
+                                    generator=torch.Generator().manual_seed(seed))
+        kept = {name: v.detach().clone() for name, v in self.network.state_dict().items()}
+        ed_kept = validator.point_distances(self.network)
+        self.network.load_state_dict(start)
+        ed_start = validator.point_distances(self.network)
+        self.network.load_state_dict(kept)
+        diff = ed_start - ed_kept
+        p = 1.0 if not np.any(diff != 0) else float(wilcoxon(diff, alternative="greater").pvalue)
+        out.update(p_value=p, energy_distance_start=float(ed_start.mean()), energy_distance_kept=float(ed_kept.mean()),
+                   beats_start=bool(best_step > 0 and p < 0.05))
+        what = "beats" if out["beats_start"] else "does NOT beat"
+        out["message"] = (f"{self.name}: the kept generator (step {best_step}) {what} its untrained start (the "
+                          f"Gaussian of the deviations) on {n_points} held-out validation points: energy distance "
+                          f"{out['energy_distance_kept']:.4g} vs {out['energy_distance_start']:.4g}, paired "
+                          f"Wilcoxon p = {p:.3g}" + ("" if independent else " (the same points chose the step)"))
+        if not out["beats_start"]:
+            out["message"] += "; its law is then the Gaussian's: prefer kriging-resample on this data"
+        return self._say(out)
+
+    def _say(self, out: dict) -> dict:
+        (logger.info if out["beats_start"] else logger.warning)("%s", out["message"])
+        return out
+
+    def _real_target(self, d: np.ndarray) -> np.ndarray:
+        """Deviations ``(n, k)`` from the kriging mean -> what the GAN learns: the leading ``gan_dims``
+        whitened coefficients ``w = Λ^(-1/2) Vᵀ (d − μ)`` (``residuals="deviations"``), else ``d``."""
+        if self.options.residuals != "deviations":
+            return d
+        w = np.linalg.solve(self.deviation_map, (d - self.deviation_mean).T).T
+        return w[:, : self.network.k if self.network is not None else self._gan_dims(d.shape[1])]
+
+    def _gan_dims(self, k: int) -> int:
+        return min(self.options.gan_dims or k, k)
+
     def _training_residuals(self, z: np.ndarray, c: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The real residuals and their conditioning (see the ``residuals`` option)."""
+        """The real residuals and their conditioning (see the ``residuals`` option).
+
+        ``"deviations"``: every run's ``d = z − m(c)``; ``μ`` their mean and ``Σ = V Λ Vᵀ`` their
+        covariance (eigenvalues descending, floored at 1e-12 of the largest), ``A = V Λ^(1/2)``; the GAN
+        learns the leading ``gan_dims`` of ``w = A⁻¹ (d − μ)``, the rest stay standard normal."""
+        if self.options.residuals == "deviations":
+            d = z - self.mean_coefficients(c)
+            self.deviation_mean = d.mean(axis=0)
+            lam, vec = np.linalg.eigh(np.atleast_2d(np.cov(d, rowvar=False)))
+            lam, vec = lam[::-1], vec[:, ::-1]
+            lam = np.maximum(lam, 1e-12 * max(lam[0], np.finfo(float).tiny))
+            self.deviation_map = vec * np.sqrt(lam)
+            return self._real_target(d), c
         if self.options.residuals == "replicate":
             _, inverse, counts = np.unique(points, return_inverse=True, return_counts=True)
             keep = counts[inverse] >= 2
@@ -226,26 +313,36 @@ class WGANGP(Generator):
             raise RuntimeError(f"{self.name} is not fitted: call fit(dataset) or load a saved model")
         c = np.asarray(c, dtype=float)
         mean = self.mean_coefficients(c)
-        if self.network.base == "gaussian":  # the kriging-gaussian draw, from the same rng in the same order
+        deviations = self.options.residuals == "deviations"
+        if deviations or self.network.base == "gaussian":  # ε first, from the rng, as kriging-gaussian draws it
             eps = rng.standard_normal(mean.shape)
-            z = mean + eps @ self.residual_cholesky.T
         else:
-            eps, z = None, mean.copy()
+            eps = None
+        corr = self._correction(c, eps[:, : self.network.k] if self.network.base == "gaussian" else None, rng)
+        if not deviations:
+            return (mean + eps @ self.residual_cholesky.T if eps is not None else mean) + corr
+        w = eps.copy()
+        kg = self.network.k
+        w[:, :kg] = (w[:, :kg] if self.network.base == "gaussian" else 0.0) + corr
+        return mean + self.deviation_mean + w @ self.deviation_map.T
+
+    def _correction(self, c: np.ndarray, eps: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+        """``G([ε, η], c)`` ``(m, network.k)`` in float64, η from a torch generator seeded by ``rng``."""
         tg = torch.Generator().manual_seed(int(rng.integers(2**63)))
         device = next(self.network.parameters()).device
         chunk = SAMPLE_CHUNK
         if isinstance(self.network.net, ConvCorrection):  # the hidden maps are (rows, channels, ~T) each
             pm = self.network.net.pod_map
             chunk = max(1, min(chunk, CONV_SAMPLE_ELEMENTS // (max(self.network.net.channels, pm.channels) * pm.time)))
+        out = np.empty((c.shape[0], self.network.k))
         with torch.no_grad():
-            for lo in range(0, z.shape[0], chunk):
-                hi = min(lo + chunk, z.shape[0])
+            for lo in range(0, c.shape[0], chunk):
+                hi = min(lo + chunk, c.shape[0])
                 eta = torch.randn(hi - lo, self.network.latent_dim, generator=tg)
                 noise = torch.cat([torch.from_numpy(eps[lo:hi]).float(), eta], dim=1) if eps is not None else eta
                 cc = torch.from_numpy(c[lo:hi]).float()
-                corr = self.network.correction(noise.to(device), cc.to(device))
-                z[lo:hi] += corr.double().cpu().numpy()
-        return z
+                out[lo:hi] = self.network.correction(noise.to(device), cc.to(device)).double().cpu().numpy()
+        return out
 
     # --------------------------------------------------------------------------------------------
     def _network_meta(self) -> dict:
@@ -257,7 +354,9 @@ class WGANGP(Generator):
     def _state(self) -> dict[str, np.ndarray]:
         if self.network is None:
             raise RuntimeError(f"{self.name} is not fitted: nothing to save")
-        return {**self.gaussian._state(),
+        dev = ({} if self.deviation_map is None else
+               {"deviation_mean": self.deviation_mean, "deviation_map": self.deviation_map})
+        return {**self.gaussian._state(), **dev,
                 **{f"wgan.{k}": v.detach().cpu().numpy() for k, v in self.network.state_dict().items()}}
 
     def _meta(self) -> dict:
@@ -265,8 +364,9 @@ class WGANGP(Generator):
 
     def _restore(self, arrays: dict[str, np.ndarray], meta: dict, *, directory: Path) -> None:
         self.gaussian.prep, self.gaussian.split = self.prep, self.split
-        self.gaussian._restore({k: v for k, v in arrays.items() if not k.startswith("wgan.")}, meta,
+        self.gaussian._restore({k: v for k, v in arrays.items() if not k.startswith(("wgan.", "deviation_"))}, meta,
                                directory=directory)
+        self.deviation_mean, self.deviation_map = arrays.get("deviation_mean"), arrays.get("deviation_map")
         info = meta["wgan"]["network"]
         self.network = self._build_network(int(info["k"]), int(info["p"]), generator=torch.Generator())
         state = {k.removeprefix("wgan."): torch.from_numpy(np.ascontiguousarray(v))
@@ -280,6 +380,20 @@ class WGANGP(Generator):
         self.network.to(_resolve_device(device))
         self.network.eval()
         self.training_summary = meta["wgan"].get("training", {})
+        self.beats_start = self.training_summary.get("start_test", {}).get("beats_start")
+
+
+def _split_validation(groups: np.ndarray, *, independent: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row masks ``(select, test)`` over validation runs: with ``independent`` and 12 or more points,
+    alternate points (sorted ids) choose the training step and the others test it, so the paired test
+    of :meth:`WGANGP._test_against_start` does not reuse the data that chose the step; else both are
+    every run."""
+    ids = np.unique(groups)
+    if not independent or ids.size < 12:
+        every = np.ones(groups.shape[0], dtype=bool)
+        return every, every
+    select = np.isin(groups, ids[::2])
+    return select, ~select
 
 
 class WGANClip(WGANGP):
