@@ -7,8 +7,8 @@
                           covariance pooled from the replicates
 ``kriging-resample``      the same kriging mean + a training run's deviation from it, drawn
                           from the design points nearest to the parameters (not Gaussian)
-``wgan-gp``               kriging mean + Gaussian residual + a conditional WGAN-GP correction
-                          (Gulrajani et al. 2017), FiLM-conditioned MLPs (needs torch)
+``wgan-gp``               kriging mean + a conditional WGAN-GP (Gulrajani et al. 2017) of the
+                          runs' deviations from it given c, FiLM-conditioned MLPs (needs torch)
 ``wgan-clip``             the same with the original weight-clipping WGAN (Arjovsky et al. 2017)
 ========================= ==================================================================
 """

@@ -1,20 +1,26 @@
 """Conditional Wasserstein GANs of the POD coefficients around a kriging mean.
 
-``wgan-gp`` models ``z | c`` as::
+``wgan-gp`` (default, ``residuals="deviations"``) learns the law of the runs' deviations from the
+kriging mean given the parameters, the law that ``kriging-resample`` resamples::
 
-    z = m(c) + L ε + G(ε, η, c),    ε ~ N(0, I_k),  η ~ N(0, I_latent)
+    z = m(c) + μ + A w,   w_{1..g} = ε_{1..g} + G([ε_{1..g}, η], c),   w_{g+1..k} = ε_{g+1..k}
 
-with ``m`` the kriging mean and ``L`` the Cholesky factor of the replicate-pooled residual
-covariance, both from a composed :class:`~uqgan.generators.gaussian.KrigingGaussian`, and ``G`` a
-network (:mod:`.networks`) whose last layer starts at zero: before training the generator draws
-kriging-gaussian's law, and adversarial training (Gulrajani et al. 2017) corrects the law of the
-residual where it is not Gaussian. A penalty on the correction's conditional mean
-(``mean_penalty``) keeps the kriging mean the model's mean. ``base="mean"`` drops ``L ε``
-(``z = m(c) + G(η, c)``): a purely adversarial residual around the kriging mean.
+with ``m`` the kriging mean of a composed :class:`~uqgan.generators.gaussian.KrigingGaussian`,
+``d_j = z_j − m(c_j)`` every training run's deviation at its own parameters, ``μ`` their mean,
+``A = V Λ^(1/2)`` from their covariance ``V Λ Vᵀ`` (eigenvalues descending), ``w = A⁻¹(d − μ)`` the
+whitened deviations, ``g`` = ``gan_dims`` (all ``k`` by default), ``ε ~ N(0, I_k)``,
+``η ~ N(0, I_latent)``, and ``G`` a FiLM-conditioned network (:mod:`.networks`) whose last layer
+starts at zero: the untrained model is the Gaussian of the deviations, ``N(m(c) + μ, AAᵀ)``. The
+critic ``D(w, c)`` sees the whitened deviations with ``c`` (Mirza & Osindero 2014, conditioning of
+both networks), trained by WGAN-GP (Gulrajani et al. 2017). After training, a paired test over
+held-out validation points (:meth:`WGANGP._test_against_start`) says whether the kept model beats
+that start.
 
-The critic ``D(r, c)`` sees residuals, what the generator models: by default each training sample
-minus its design point's replicate mean (rescaled to keep the covariance; the quantity the pooled
-``Σ`` comes from), or ``z − m(c)`` with ``residuals="kriging"``.
+``residuals="replicate"`` / ``"kriging"`` give the earlier model, a correction of the pooled
+Gaussian: ``z = m(c) + L ε + G([ε, η], c)`` with ``L`` kriging-gaussian's pooled replicate
+covariance factor, trained on replicate residuals (or ``z − m(c)``), a penalty on the correction's
+conditional mean (``mean_penalty``) keeping the kriging mean the model's mean; ``base="mean"`` drops
+``L ε``.
 
 ``wgan-clip`` is the same model trained with the original weight-clipping WGAN (Arjovsky et al.
 2017). The model holds no loop: :class:`~uqgan.generators.wgan.trainer.Trainer` trains it; the
@@ -22,6 +28,7 @@ measurements behind the defaults are in docs/generators.md.
 
 References
 ----------
+M. Mirza, S. Osindero, "Conditional generative adversarial nets", arXiv:1411.1784, 2014.
 I. Gulrajani et al., "Improved training of Wasserstein GANs", NeurIPS 2017.
 M. Arjovsky, S. Chintala, L. Bottou, "Wasserstein GAN", ICML 2017.
 """
@@ -65,20 +72,27 @@ def _seed63(ss: np.random.SeedSequence) -> int:
 
 
 class WGANGP(Generator):
-    """Kriging mean + Gaussian residual + a conditional WGAN-GP correction of the residual's law.
+    """Kriging mean + a conditional WGAN-GP law of the deviations from it (see the module docstring).
 
     Options (keyword-only; validated by :class:`~uqgan.generators.wgan.config.WGANConfig`, a bad one
     raises :class:`~uqgan.config.ConfigError` naming it):
 
-    steps : generator steps (2000)
+    residuals : ``"deviations"`` (default: the law of every run's deviation from the kriging mean,
+        given c), ``"replicate"`` (a correction of the pooled Gaussian trained on each sample minus
+        its design point's replicate mean, times ``√(n_p / (n_p − 1))``; points with one replicate
+        are left out) or ``"kriging"`` (that correction trained on ``z − m(c)``)
+    gan_dims : with ``"deviations"``, the leading whitened deviation coefficients the GAN learns
+        (None: all; the rest stay standard normal)
+    steps : generator steps (3000 for ``"deviations"``, 2000 otherwise)
     batch_size : minibatch size (64)
     n_critic : critic steps per generator step (5)
     gp_lambda : gradient-penalty weight λ (10)
-    lr : learning rate of both networks (1e-4); ``lr_critic`` / ``lr_generator`` override it for
-        one of them (the two time-scale update rule, Heusel et al. 2017)
+    lr : learning rate of both networks (5e-4 for ``"deviations"``, 1e-4 otherwise); ``lr_critic`` /
+        ``lr_generator`` override it for one of them (the two time-scale update rule, Heusel et al. 2017)
     betas : Adam's (β1, β2) ((0, 0.9))
-    mean_penalty : weight μ of ``μ E_c ‖E[G(ε, η, c) | c]‖²`` in the generator loss (100; 0 is the
-        plain WGAN-GP), estimated without bias from two noise draws per condition
+    mean_penalty : weight μ of ``μ E_c ‖E[G(ε, η, c) | c]‖²`` in the generator loss (0 for
+        ``"deviations"``, whose conditional mean is part of their law; 100 for the correction),
+        estimated without bias from two noise draws per condition
         (:func:`~uqgan.generators.wgan.trainer.conditional_mean_penalty`). The real residuals have
         zero mean at every ``c``; with the critic's gradient norm ~1 the two gradients balance at a
         mean of about 1/(2μ) (whitened coefficients). Measured effect: docs/generators.md
@@ -98,10 +112,6 @@ class WGANGP(Generator):
     keep_checkpoints : checkpoint files kept (5; None keeps all)
     max_rollbacks, penalty_threshold : the divergence guard (see
         :meth:`~uqgan.generators.wgan.trainer.Trainer.run`)
-    residuals : the real residuals the critic sees. ``"replicate"``: each sample minus its design
-        point's replicate mean, times ``√(n_p / (n_p − 1))`` (so a Gaussian residual keeps its
-        covariance); points with one replicate are left out. ``"kriging"``: ``z − m(c)`` (which
-        also holds the kriging mean's error at the training points).
     device : ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``
     num_threads : torch CPU threads while training on the CPU (1; None leaves torch's setting)
     k_individual, n_restarts : the composed kriging-gaussian's options
@@ -111,14 +121,18 @@ class WGANGP(Generator):
     ``fit(ds, directory=None, resume=False, show_progress=False)``: ``directory`` receives
     ``checkpoints/``, ``metrics.csv`` and ``training.png``; ``resume`` continues from its newest
     checkpoint. The generator kept is the one with the lowest validation energy distance (the
-    untrained one, i.e. kriging-gaussian, competes as step 0).
+    untrained one, the Gaussian of the deviations or kriging-gaussian, competes as step 0).
 
     Attributes
     ----------
     options : the validated settings (:class:`~uqgan.generators.wgan.config.WGANConfig`)
     gaussian : the composed, fitted :class:`~uqgan.generators.gaussian.KrigingGaussian`
     network : the trained :class:`~uqgan.generators.wgan.networks.ResidualGenerator`
-    training_summary : what training did (:class:`~uqgan.generators.wgan.trainer.TrainingResult` as a dict)
+    training_summary : what training did (:class:`~uqgan.generators.wgan.trainer.TrainingResult` as a dict,
+        with ``gan_dims`` and, for ``"deviations"``, ``start_test``)
+    deviation_mean, deviation_map : ``μ`` ``(k,)`` and ``A`` ``(k, k)`` (``"deviations"``)
+    beats_start : the paired test's verdict: True (the kept, trained model beats the Gaussian of the
+        deviations, p < 0.05), False (it does not: the message logged says so), None (not tested)
     """
 
     name = "wgan-gp"
