@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh Debian 12 machine: `make demo` and `make test`.
-# Both bootstrap (apt packages, venv, pip) once; the stamp makes later runs start in seconds.
+# Both bootstrap (apt packages, venv, Python packages) once: about 2 minutes on a fresh machine, each
+# step announced with its expected duration (docs/install.md); the stamp makes later runs start in seconds.
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.uqgan-bootstrapped
@@ -15,13 +16,15 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap.sh
 
 bootstrap: $(STAMP)
 
-## demo: run the main job on the built-in default case (about 5 minutes on 2 cores)
+## demo: run the main job on the built-in default case (about 7 minutes on 2 cores)
 demo: $(STAMP)
+	@echo "[make] demo: full model, a small campaign, then the whole spine at demo size (about 7 min on 2 cores)"
 	$(PY) pipelines/demo.py
 	$(PY) pipelines/spine.py
 
 ## test: the default (fast) suite, < 15 min on 2 cores
 test: $(STAMP)
+	@echo "[make] test: the default suite (about 2 min on 2 cores; slow tests: make test-all)"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## test-all: everything, slow verification tests included
