@@ -277,7 +277,8 @@ class WGANGP(Generator):
                           f"{out['energy_distance_kept']:.4g} vs {out['energy_distance_start']:.4g}, paired "
                           f"Wilcoxon p = {p:.3g}" + ("" if independent else " (the same points chose the step)"))
         if not out["beats_start"]:
-            out["message"] += "; its law is then the Gaussian's: prefer kriging-resample on this data"
+            out["message"] += ("; its law is then no better than the Gaussian of the deviations: compare it with "
+                               "kriging-gaussian and kriging-resample (uqgan evaluate) before using it")
         return self._say(out)
 
     def _say(self, out: dict) -> dict:
