@@ -50,7 +50,7 @@ def _child(element_size_m: float, samples: int) -> dict:
     logging.basicConfig(level=logging.WARNING)
     from uqgan.config import default_case
     from uqgan.fem import PlateModel
-    from uqgan.fem._dolfinx import versions
+    from uqgan.fem import fem_versions as versions
 
     base = default_case()
     case = base.model_copy(update={"geometry": base.geometry.model_copy(update={"element_size_m": element_size_m})})
@@ -84,8 +84,8 @@ def _submodel_child(quick: bool) -> dict:
     import numpy as np
 
     logging.basicConfig(level=logging.WARNING)
-    from uqgan.campaign import material_field_basis, youngs_modulus_field
     from uqgan.config import default_case
+    from uqgan.data.campaign import material_field_basis, youngs_modulus_field
     from uqgan.fem import PlateModel
     from uqgan.fem.submodel import SubModel
 
@@ -128,8 +128,8 @@ def _training_child(quick: bool) -> dict:
     logging.basicConfig(level=logging.WARNING)
     import torch
 
+    from uqgan.data.synthetic import synthetic_bc_dataset
     from uqgan.generators import make_generator
-    from uqgan.synthetic import synthetic_bc_dataset
 
     ds = synthetic_bc_dataset("arrival", n_points=160, replicates=5, n_time=201, n_nodes=72, seed=0)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -164,15 +164,15 @@ def _montecarlo_child(quick: bool) -> dict:
     import tempfile
 
     logging.basicConfig(level=logging.WARNING)
-    from uqgan.config import default_case
+    from uqgan.config import MonteCarloConfig, default_case
+    from uqgan.data.synthetic import synthetic_bc_dataset
     from uqgan.fem import PlateModel
     from uqgan.fem.submodel import SubModel
     from uqgan.generators import make_generator
-    from uqgan.montecarlo import run_montecarlo
-    from uqgan.synthetic import synthetic_bc_dataset
+    from uqgan.montecarlo import CheapChain, run_montecarlo
 
     case = default_case()
-    from uqgan.campaign import full_model_seconds
+    from uqgan.data.campaign import full_model_seconds
 
     # a full-model sample has its own material field: stiffness assembly and factorisation included
     full = full_model_seconds(case, repeats=3, seed=0)
@@ -191,9 +191,9 @@ def _montecarlo_child(quick: bool) -> dict:
     per = {}
     for reg in ("none", "arrival"):  # arrival registration adds the shift back to every decoded history
         with tempfile.TemporaryDirectory() as tmp:
-            make_generator("kriging-gaussian", seed=0, registration=reg).fit(ds).save(f"{tmp}/model")
-            res = run_montecarlo(case, f"{tmp}/model", f"{tmp}/mc", n_samples=n, batch=256, seed=0,
-                                 show_progress=False)
+            gen = make_generator("kriging-gaussian", seed=0, registration=reg).fit(ds)
+            res = run_montecarlo(CheapChain(case, gen, submodel=sub), f"{tmp}/mc",
+                                 MonteCarloConfig(n_samples=n, batch=256, seed=0), show_progress=False)
         per[reg] = res.elapsed_s / n
     return {"full_s_per_sample": full, "mc_samples": n, "mc_s_per_sample": per["none"],
             "cheaper": full / per["none"], "mc_s_per_sample_registered": per["arrival"],

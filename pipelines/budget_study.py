@@ -34,15 +34,16 @@ def main(argv=None) -> int:
     import xarray as xr
 
     from uqgan.config import load_case
-    from uqgan.dataset import open_dataset
-    from uqgan.estimators import mean_ci, mfmc_mean, ppi_mean
-    from uqgan.montecarlo import paired_cheap_qois
-    from uqgan.qoi import QOI_SPECS
+    from uqgan.data.dataset import open_dataset
+    from uqgan.generators import load_generator
+    from uqgan.montecarlo import CheapChain, validate_against_reference
+    from uqgan.physics.qoi import QOI_SPECS
+    from uqgan.stats.estimators import mean_ci, mfmc_mean, ppi_mean
 
     case = load_case(args.case)
     ref = open_dataset(args.reference)
     extra = xr.open_dataset(args.mc, engine="h5netcdf")
-    paired = paired_cheap_qois(case, args.model, ref, seed=0)
+    paired = validate_against_reference(CheapChain(case, load_generator(args.model)), extra, ref, seed=0).paired
     n_ref = ref.sizes["sample"]
     rows = []
     for spec in QOI_SPECS:

@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     from uqgan import __version__
     from uqgan.config import PARAMETER_UNITS, default_case
     from uqgan.fem import PlateModel
-    from uqgan.qoi import QOI_SPECS
+    from uqgan.physics.qoi import QOI_SPECS
 
     args.out.mkdir(parents=True, exist_ok=True)
     case = default_case()
@@ -128,10 +128,10 @@ def main(argv=None) -> int:
     # 2. a small campaign, resumable: rerunning the demo reuses what is there
     import hashlib
 
-    from uqgan.analysis import replicate_variance_report, variance_summary_line
-    from uqgan.campaign import run_campaign
     from uqgan.config import case_to_toml
-    from uqgan.dataset import open_dataset
+    from uqgan.data.analysis import replicate_variance_report, variance_summary_line
+    from uqgan.data.campaign import run_campaign
+    from uqgan.data.dataset import open_dataset
     from uqgan.plots import plot_data
 
     # one directory per case version: a changed default case never meets an old campaign

@@ -22,8 +22,8 @@ import numpy as np
 
 from uqgan.config import default_case
 from uqgan.fem import PlateModel
-from uqgan.physics import wave_speeds
-from uqgan.qoi import QOI_SPECS
+from uqgan.physics.material import wave_speeds
+from uqgan.physics.qoi import QOI_SPECS
 
 END_TIME_S = 300e-6
 OUTPUT_EVERY_S = 3e-6

@@ -57,24 +57,23 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("uqgan").setLevel(logging.INFO)
-    for noisy in ("uqgan.campaign.logfile",):
+    for noisy in ("uqgan.data.campaign.logfile",):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from rich.console import Console
     from rich.table import Table
 
-    from uqgan.campaign import full_model_seconds, run_campaign
-    from uqgan.config import default_case, restrict_ranges
-    from uqgan.dataset import open_dataset, open_datasets
+    from uqgan.config import MonteCarloConfig, default_case, restrict_ranges
+    from uqgan.data.campaign import full_model_seconds, run_campaign
+    from uqgan.data.dataset import open_dataset, open_datasets
     from uqgan.evaluation import evaluate_generators, zone_qoi_check, zone_qoi_verdict
-    from uqgan.generators import is_adversarial, load_generator, make_generator
+    from uqgan.generators import generator_class, load_generator, make_generator
     from uqgan.montecarlo import (
-        combined_estimates,
-        compare_with_reference,
+        CheapChain,
         equal_accuracy,
         format_target,
-        paired_cheap_qois,
         run_montecarlo,
+        validate_against_reference,
     )
     from uqgan.plots import plot_qoi_ecdfs
 
@@ -111,7 +110,7 @@ def main(argv=None) -> int:
     for g in GENERATORS:
         d = out / "models" / g
         opts = {"seed": 0, "registration": "arrival",
-                **({"steps": size["wgan_steps"]} if is_adversarial(g) else {})}
+                **({"steps": size["wgan_steps"]} if generator_class(g).adversarial else {})}
         if (d / "config.json").is_file():
             saved = load_generator(d)
             seen = sorted(saved.split.get("train_points", []) + saved.split.get("validation_points", []))
@@ -124,7 +123,7 @@ def main(argv=None) -> int:
             shutil.rmtree(d)  # this pipeline's own model directory (old checkpoints would block a new run)
             shutil.rmtree(out / "mc" / g, ignore_errors=True)  # and its Monte Carlo, drawn from the old model
         gen = make_generator(g, **opts)
-        gen.fit(train, **({"directory": d, "show_progress": True} if is_adversarial(g) else {}))
+        gen.fit(train, **({"directory": d, "show_progress": True} if generator_class(g).adversarial else {}))
         gen.save(d)
         models[g] = gen
     report = evaluate_generators(models, held_out)
@@ -158,12 +157,12 @@ def main(argv=None) -> int:
     mc_gens = list(dict.fromkeys((report.winner, *GENERATORS)))
     full_s = full_model_seconds(case)  # a full-model sample's cost, to put the cheap chain's against
     for g in mc_gens:
-        res = run_montecarlo(case, out / "models" / g, out / "mc" / g, n_samples=size["mc"], batch=256, seed=0,
+        chain = CheapChain(case, models[g])
+        res = run_montecarlo(chain, out / "mc" / g, MonteCarloConfig(n_samples=size["mc"], batch=256, seed=0),
                              show_progress=True)
-        val = compare_with_reference(res.samples, reference)
+        validation = validate_against_reference(chain, res.samples, reference, seed=0)
+        val, comb = validation.comparison, validation.combined
         val.to_netcdf(out / f"mc_{g}_validation.nc", engine="h5netcdf")
-        paired = paired_cheap_qois(case, out / "models" / g, reference, seed=0)
-        comb = combined_estimates(reference, paired, res.samples)
         if np.isfinite(res.seconds_per_sample):  # the chunks record their cost, also when read from disk
             acc = equal_accuracy(val, cost_ratio=full_s / res.seconds_per_sample)
             summary["equal_accuracy"][g] = {

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from uqgan.campaign import material_field_basis, youngs_modulus_field
 from uqgan.config import default_case
+from uqgan.data.campaign import material_field_basis
 from uqgan.fem import PlateModel
 from uqgan.fem.submodel import SubModel
-from uqgan.qoi import QOI_SPECS
+from uqgan.physics.qoi import QOI_SPECS
+from uqgan.physics.random_fields import youngs_modulus_field
 
 
 def main(argv=None) -> int:
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
     model, sub = PlateModel(case), SubModel(case)
     psi = material_field_basis(case, model)
     rng = np.random.default_rng(args.seed)
-    names = list(type(case.parameters).model_fields)
+    names = list(case.parameter_names)
     sols = []
     for _ in range(args.samples):
         params = {n: rng.uniform(getattr(case.parameters, n).low, getattr(case.parameters, n).high) for n in names}

@@ -6,7 +6,7 @@
 Data: ``synthetic_bc_dataset(KIND, n_points=120, replicates=5, width_scale=3)``; every model gets
 ``seed=0`` unless its options say otherwise, adversarial ones also ``steps=STEPS``, ``device="cpu"``
 and ``validation_fraction=0.2`` (the others keep 0.1: the adversarial ones need 12 points to test
-the step they keep). Score: the energy distance (:func:`uqgan.metrics.energy_distance`)
+the step they keep). Score: the energy distance (:func:`uqgan.stats.metrics.energy_distance`)
 of 100 draws to 100 fresh truth histories at 8 held-out points (amplitude 1), mean over 2 sampling
 seeds, in units of the truth-vs-truth floor (mean over 5 pairs of fresh truth sets).
 """
@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from uqgan.generators import is_adversarial, make_generator
-from uqgan.metrics import energy_distance
-from uqgan.synthetic import RANGES, synthetic_bc_dataset, synthetic_histories
+from uqgan.data.synthetic import RANGES, synthetic_bc_dataset, synthetic_histories
+from uqgan.generators import generator_class, make_generator
+from uqgan.stats.metrics import energy_distance
 
 
 def main(kind: str, steps: int, configs: list, *, n_points: int = 120, replicates: int = 5,
@@ -50,12 +50,12 @@ def main(kind: str, steps: int, configs: list, *, n_points: int = 120, replicate
     print(f"{kind} {n_points}x{replicates}, width_scale {width_scale}: floor {floor:.4g}")
     for name, opts in configs:
         t = time.perf_counter()
-        base = {"seed": 0} | ({"steps": steps, "device": "cpu", "validation_fraction": 0.2} if is_adversarial(name)
-                              else {})
+        adversarial = generator_class(name).adversarial
+        base = {"seed": 0} | ({"steps": steps, "device": "cpu", "validation_fraction": 0.2} if adversarial else {})
         gen = make_generator(name, **(base | opts)).fit(ds)
         s = np.mean([score(gen, sd) for sd in (1, 2)], axis=0)
         extra = ""
-        if is_adversarial(name):
+        if adversarial:
             ts = gen.training_summary
             test = ts.get("start_test", {})
             extra = (f" kept step {ts['best_step']}, gan_dims {ts.get('gan_dims')}, paired test p = "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from uqgan.metrics import energy_distance
+from uqgan.stats.metrics import energy_distance
 
 
 def params(ds, rows):
@@ -28,7 +28,7 @@ def assert_same_weights(a: dict, b: dict):
 def held_out_truth(kind: str, *, m: int, n: int, seed: int, **options):
     """``m`` new parameter points (amplitude 1) and ``n`` fresh truth histories at each, flattened;
     ``options`` go to :func:`synthetic_histories`."""
-    from uqgan.synthetic import RANGES, synthetic_histories
+    from uqgan.data.synthetic import RANGES, synthetic_histories
 
     rng = np.random.default_rng(seed)
     pts = {k: rng.uniform(lo, hi, m) for k, (lo, hi) in RANGES.items()}

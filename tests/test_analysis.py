@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uqgan.analysis import variance_summary_line, within_group_variance_fraction
+from uqgan.data.analysis import variance_summary_line, within_group_variance_fraction
 
 
 def test_exact_split_of_a_balanced_design():

@@ -17,10 +17,11 @@ pytest.importorskip("dolfinx")
 
 import xarray as xr  # noqa: E402
 
-from uqgan import campaign as campaign_mod  # noqa: E402
-from uqgan.campaign import CampaignError, run_campaign, youngs_modulus_field  # noqa: E402
 from uqgan.config import CaseConfig, write_case  # noqa: E402
-from uqgan.dataset import DatasetError, list_shards, open_dataset, shard_path  # noqa: E402
+from uqgan.data import campaign as campaign_mod  # noqa: E402
+from uqgan.data.campaign import CampaignError, run_campaign  # noqa: E402
+from uqgan.data.dataset import DatasetError, list_shards, open_dataset, shard_path  # noqa: E402
+from uqgan.physics.random_fields import youngs_modulus_field  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
 
@@ -81,7 +82,7 @@ def test_sample_equals_a_direct_full_model_run(reference, case):
 
     d, ds = reference
     model = PlateModel(case)
-    from uqgan.campaign import material_field_basis
+    from uqgan.data.campaign import material_field_basis
 
     psi = material_field_basis(case, model)
     s = 5

@@ -321,7 +321,7 @@ def test_case_reference_documents_every_key():
 def test_resolution_report_of_the_default_case():
     """The default case meets the thresholds of docs/resolution.md; halving the pulse or tripling
     dt is flagged with a message that names the field and the value to use."""
-    from uqgan.physics import wave_speeds
+    from uqgan.physics.material import wave_speeds
 
     case = default_case()
     res = case.resolution()

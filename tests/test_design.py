@@ -10,7 +10,7 @@ from scipy import stats
 from scipy.stats import qmc
 
 from uqgan.config import default_case
-from uqgan.design import (
+from uqgan.data.design import (
     DESIGN_METHODS,
     CampaignDesign,
     design_from_case,

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from uqgan.cli import app
 from uqgan.config import CaseConfig, ConfigError, case_to_toml, restrict_ranges, write_case
-from uqgan.dataset import DatasetError, combine_datasets
-from uqgan.synthetic import synthetic_bc_dataset
+from uqgan.data.dataset import DatasetError, combine_datasets
+from uqgan.data.synthetic import synthetic_bc_dataset
 
 CASE = CaseConfig.model_validate(TINY)
 
@@ -85,7 +85,7 @@ def test_range_option_errors_are_one_line(tmp_path):
 def test_enrichment_campaign_trains_with_the_full_one(tmp_path):
     pytest.importorskip("dolfinx")
     from uqgan.config import case_from_toml
-    from uqgan.dataset import open_dataset
+    from uqgan.data.dataset import open_dataset
 
     case_file = write_case(CASE, tmp_path / "case.toml")
     full, enrich = tmp_path / "full", tmp_path / "enrich"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from uqgan.evaluation import _sign_flip_pvalue, ed_permutation_pvalue
-from uqgan.metrics import energy_distance
+from uqgan.stats.metrics import energy_distance
 
 
 def test_ed_permutation_statistic_and_power():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 50)), rng.normal(size=(20, 50))
     stat, p = ed_permutation_pvalue(x, y, rng=rng, n_permutations=300)
-    # the statistic is the V-statistic energy distance of uqgan.metrics (same pooled distances)
+    # the statistic is the V-statistic energy distance of uqgan.stats.metrics (same pooled distances)
     assert np.isclose(stat, energy_distance(x, y), rtol=1e-10)
     assert p > 0.01  # same law: a valid test rejects at 1 % only 1 % of the time
     _, p_shift = ed_permutation_pvalue(x, y + 1.0, rng=rng, n_permutations=300)

@@ -15,9 +15,9 @@ pytest.importorskip("dolfinx")
 from uqgan.config import CaseConfig, GeometryConfig, ParameterRange, ParametersConfig, TimeConfig, ZoneConfig  # noqa: E402
 from uqgan.fem import PlateModel  # noqa: E402
 from uqgan.fem import _dolfinx as fem  # noqa: E402
-from uqgan.physics import cantilever_first_frequency_hz, lame_parameters, plane_strain_von_mises, wave_speeds  # noqa: E402
-from uqgan.qoi import ZoneQoI  # noqa: E402
-from uqgan.timestepping import NewmarkIntegrator, TimeScheme  # noqa: E402
+from uqgan.physics.material import cantilever_first_frequency_hz, lame_parameters, plane_strain_von_mises, wave_speeds  # noqa: E402
+from uqgan.physics.qoi import ZoneQoI  # noqa: E402
+from uqgan.physics.timestepping import NewmarkIntegrator, TimeScheme  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
 

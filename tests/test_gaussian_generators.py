@@ -1,6 +1,6 @@
 """The Gaussian generators (pca-gaussian, kriging-gaussian) and the kriging mean, against known answers.
 
-The synthetic ``"gaussian"`` data (:func:`uqgan.synthetic.synthetic_bc_dataset`) is conditionally
+The synthetic ``"gaussian"`` data (:func:`uqgan.data.synthetic.synthetic_bc_dataset`) is conditionally
 Gaussian: u = A [m(c) + Σ_j σ_j ξ_j φ_j] with σ = (0.15, 0.1, 0.06, 0.03) on orthonormal modes scaled
 by sqrt(48·6·2)/10, so per unit amplitude the noise covariance has trace Σ σ_j² · 5.76 = 0.21312 and
 tr(Σ²) = 5.76² Σ σ_j⁴.
@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from uqgan.config import PARAMETER_UNITS
+from uqgan.data.synthetic import synthetic_bc_dataset, synthetic_histories
 from uqgan.generators import Generator, make_generator
+from uqgan.generators._kriging import KrigingMean
 from uqgan.generators.gaussian import KrigingGaussian, PCAGaussian
-from uqgan.kriging import KrigingMean
-from uqgan.synthetic import synthetic_bc_dataset, synthetic_histories
 
 SIGMA = np.array([0.15, 0.1, 0.06, 0.03])
 NOISE_TRACE = float(np.sum(SIGMA**2) * 5.76)  # 0.21312 per unit amplitude²

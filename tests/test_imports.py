@@ -66,7 +66,7 @@ def test_works_without_dolfinx_and_torch(tmp_path):
         import sys
         for name in ("dolfinx", "torch", "ufl", "petsc4py", "mpi4py"):
             sys.modules[name] = None
-        import uqgan, uqgan.config, uqgan.physics, uqgan.timestepping, uqgan.qoi, uqgan.cli
+        import uqgan, uqgan.config, uqgan.physics.material, uqgan.physics.timestepping, uqgan.physics.qoi, uqgan.cli
         import uqgan.fem  # the dolfinx layer imports lazily, inside its functions
         from uqgan.config import default_case, write_case
         path = write_case(default_case(), sys.argv[1])

@@ -15,7 +15,7 @@ import pytest
 from scipy.spatial.distance import cdist, pdist
 from scipy.stats import ks_2samp, norm
 
-from uqgan import metrics as M
+from uqgan.stats import metrics as M
 
 
 def _normal_ed_population(mu: float) -> float:
@@ -213,7 +213,7 @@ def test_frechet_singular_product_retries_with_eps(caplog):
     moves it by O(d sqrt(eps)) <= 3e-3 at worst (1e-5 observed)."""
     u, v = np.array([1.0, 0.0, -1.0]), np.array([1.0, -1.0, 0.0])
     z = np.zeros(3)
-    with caplog.at_level(logging.WARNING, logger="uqgan.metrics"):
+    with caplog.at_level(logging.WARNING, logger="uqgan.stats.metrics"):
         value = M.frechet_distance_gaussians(z, 2 * np.outer(u, u), z, np.outer(v, v))
     assert "adding" in caplog.text
     assert value == pytest.approx(6 - 2 * np.sqrt(2), abs=3e-3)

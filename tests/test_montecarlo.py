@@ -9,11 +9,11 @@ pytest.importorskip("dolfinx")
 
 import xarray as xr  # noqa: E402
 
-from uqgan.campaign import run_campaign  # noqa: E402
-from uqgan.config import CaseConfig  # noqa: E402
-from uqgan.dataset import open_dataset  # noqa: E402
-from uqgan.generators import make_generator  # noqa: E402
-from uqgan.montecarlo import MonteCarloError, qoi_statistics, run_montecarlo  # noqa: E402
+from uqgan.config import CaseConfig, MonteCarloConfig  # noqa: E402
+from uqgan.data.campaign import run_campaign  # noqa: E402
+from uqgan.data.dataset import open_dataset  # noqa: E402
+from uqgan.generators import load_generator, make_generator  # noqa: E402
+from uqgan.montecarlo import CheapChain, MonteCarloError, qoi_statistics, run_montecarlo  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
 
@@ -22,19 +22,25 @@ from _cases import TINY as _TINY  # noqa: E402
 TINY = {**_TINY, "time": {**_TINY["time"], "output_stride": 2}}
 
 
+def mc(case, model_dir, directory, *, thresholds=None, **config):
+    """``run_montecarlo`` of the saved model in ``model_dir`` through the case's submodel."""
+    return run_montecarlo(CheapChain(case, load_generator(model_dir)), directory, MonteCarloConfig(**config),
+                          thresholds=thresholds)
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     case = CaseConfig.model_validate(TINY)
     d = tmp_path_factory.mktemp("mc")
-    run_campaign(case, d / "data", n_samples=24, replicates=2, seed=0, show_progress=False)
+    run_campaign(case, d / "data", n_samples=24, replicates=2, seed=0)
     make_generator("pca-gaussian", seed=0).fit(open_dataset(d / "data")).save(d / "model")
     return case, d
 
 
 def test_run_statistics_and_resume(setup):
     case, d = setup
-    r = run_montecarlo(case, d / "model", d / "run", n_samples=20, batch=8, seed=1, show_progress=False,
-                       thresholds={"peak_displacement": [1e-8]})
+    r = mc(case, d / "model", d / "run", n_samples=20, batch=8, seed=1,
+           thresholds={"peak_displacement": [1e-8]})
     assert r.n_computed == 20 and r.samples.sizes["sample"] == 20
     est = r.statistics["estimate"]
     assert est.dims == ("qoi", "statistic", "bound")
@@ -51,32 +57,41 @@ def test_run_statistics_and_resume(setup):
     assert r.convergence["halfwidth"].dims == ("qoi", "n")
     # resume: a lost chunk is recomputed identically, finished ones are reused
     (d / "run" / "chunks" / "chunk_000001.nc").unlink()
-    again = run_montecarlo(case, d / "model", d / "run", n_samples=20, batch=8, seed=1, show_progress=False)
+    again = mc(case, d / "model", d / "run", n_samples=20, batch=8, seed=1)
     assert again.n_computed == 8
     xr.testing.assert_allclose(again.samples, r.samples, rtol=0, atol=0)
     # the chunks record their cost: a run read wholly from disk still knows its cost per sample
-    read = run_montecarlo(case, d / "model", d / "run", n_samples=20, batch=8, seed=1, show_progress=False)
+    read = mc(case, d / "model", d / "run", n_samples=20, batch=8, seed=1)
     assert read.n_computed == 0 and 0 < read.seconds_per_sample < r.elapsed_s
     assert 0 < r.seconds_per_sample <= r.elapsed_s / 20
-    with pytest.raises(MonteCarloError, match="another case, model, seed or batch"):
-        run_montecarlo(case, d / "model", d / "run", n_samples=20, batch=8, seed=2, show_progress=False)
+    with pytest.raises(MonteCarloError, match="another case, seed or batch"):
+        mc(case, d / "model", d / "run", n_samples=20, batch=8, seed=2)
 
 
 def test_target_halfwidth_stops_early(setup):
     case, d = setup
-    r = run_montecarlo(case, d / "model", d / "early", n_samples=64, batch=8, seed=3, target_halfwidth=0.5,
-                       show_progress=False)
+    r = mc(case, d / "model", d / "early", n_samples=64, batch=8, seed=3, target_halfwidth=0.5)
     # a 50 % relative half-width is reached long before 64 samples
     assert r.samples.sizes["sample"] == 16
 
 
 def test_qoi_statistics_known_answer():
     rng = np.random.default_rng(0)
-    ds = xr.Dataset({"qoi_a": ("sample", rng.normal(10.0, 2.0, 4000))})
+    ds = xr.Dataset({"qoi_a": ("sample", rng.normal(10.0, 2.0, 4000), {"role": "qoi"})})
     st = qoi_statistics(ds, thresholds={"a": [12.0]})["estimate"].sel(qoi="qoi_a")
     # 4000 normal samples: the CIs hold the true mean 10, std 2, median 10 and P(X > 12) = 0.1587
+    # and their half-widths are the asymptotic ones, z·SE: mean z σ/√n, std z σ/√(2n) (normal data),
+    # median z √(1/4n) / f(median) with f = 1/(σ√(2π)), probability z √(p(1−p)/n); within 15 % (the
+    # sample's own σ and the finite-n corrections move them by a few %: an infinite or a degenerate
+    # interval fails)
+    z, n = 1.959964, 4000
+    asymptotic = {"mean": z * 2.0 / np.sqrt(n), "std": z * 2.0 / np.sqrt(2 * n),
+                  "q50": z * np.sqrt(0.25 / n) * 2.0 * np.sqrt(2 * np.pi),
+                  "p_exceed_0": z * np.sqrt(0.158655 * (1 - 0.158655) / n)}
     for stat, truth in (("mean", 10.0), ("std", 2.0), ("q50", 10.0), ("p_exceed_0", 0.158655)):
-        assert float(st.sel(statistic=stat, bound="lower")) <= truth <= float(st.sel(statistic=stat, bound="upper"))
+        lo, hi = float(st.sel(statistic=stat, bound="lower")), float(st.sel(statistic=stat, bound="upper"))
+        assert lo <= truth <= hi
+        assert (hi - lo) / 2 == pytest.approx(asymptotic[stat], rel=0.15), stat
 
 
 def test_cli_montecarlo(setup, tmp_path):
@@ -155,7 +170,7 @@ def test_cli_evaluate_zone_qois(setup, tmp_path):
     from uqgan.cli import app
 
     case, d = setup
-    run_campaign(case, tmp_path / "held", n_samples=12, replicates=4, seed=9, show_progress=False)
+    run_campaign(case, tmp_path / "held", n_samples=12, replicates=4, seed=9)
     r = CliRunner().invoke(app, ["evaluate", str(d / "model"), "--data", str(tmp_path / "held"), "--zone-qois",
                                  "--out", str(tmp_path / "e.json")])
     assert r.exit_code == 0, r.output
@@ -169,14 +184,14 @@ def test_resume_refuses_chunks_of_a_retrained_model(setup, tmp_path):
     case, d = setup
     model = tmp_path / "model"
     make_generator("pca-gaussian", seed=0).fit(open_dataset(d / "data")).save(model)
-    run_montecarlo(case, model, tmp_path / "mc", n_samples=8, batch=4, seed=0, show_progress=False)
+    mc(case, model, tmp_path / "mc", n_samples=8, batch=4, seed=0)
     make_generator("pca-gaussian", seed=1).fit(open_dataset(d / "data")).save(model)  # another split
     with pytest.raises(MonteCarloError, match="retrained"):
-        run_montecarlo(case, model, tmp_path / "mc", n_samples=8, batch=4, seed=0, show_progress=False)
+        mc(case, model, tmp_path / "mc", n_samples=8, batch=4, seed=0)
 
 
 def test_refuses_a_case_wider_than_the_training_ranges(setup, tmp_path):
     case, d = setup
     wide = CaseConfig.model_validate({**TINY, "parameters": {"load_position": {"low": 0.05, "high": 0.3}}})
     with pytest.raises(MonteCarloError, match=r"parameters.load_position: the case samples \[0.05, 0.3\]"):
-        run_montecarlo(wide, d / "model", tmp_path / "mc", n_samples=8, batch=4, seed=0, show_progress=False)
+        mc(wide, d / "model", tmp_path / "mc", n_samples=8, batch=4, seed=0)

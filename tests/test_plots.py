@@ -18,10 +18,10 @@ import xarray as xr  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from uqgan import plots  # noqa: E402
-from uqgan.campaign import run_campaign  # noqa: E402
 from uqgan.cli import app  # noqa: E402
 from uqgan.config import CaseConfig  # noqa: E402
-from uqgan.dataset import open_dataset, sample_dataset, shard_path  # noqa: E402
+from uqgan.data.campaign import run_campaign  # noqa: E402
+from uqgan.data.dataset import open_dataset, sample_dataset, shard_path  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
 

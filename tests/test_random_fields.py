@@ -11,8 +11,8 @@ import pytest
 from scipy.optimize import brentq
 from scipy.spatial.distance import cdist
 
-from uqgan.random_fields import KLBasis, covariance, kl_basis, lognormal_field, sample_xi
-from uqgan.random_fields import _matern_bessel as matern_bessel
+from uqgan.physics.random_fields import KLBasis, covariance, kl_basis, lognormal_field, sample_xi
+from uqgan.physics.random_fields import _matern_bessel as matern_bessel
 
 L, H = 1.0, 0.25  # the default plate [m]
 AREA = L * H
@@ -226,7 +226,7 @@ def test_kept_modes_are_the_fewest_carrying_the_energy_fraction():
 
 
 def test_max_modes_caps_and_warns(caplog):
-    with caplog.at_level(logging.WARNING, logger="uqgan.random_fields"):
+    with caplog.at_level(logging.WARNING, logger="uqgan.physics.random_fields"):
         b = se_basis(0.1, energy_fraction=0.99, max_modes=3)
     assert b.n_modes == 3 and b.energy_fraction < 0.99
     assert f"{b.energy_fraction:.4f}" in caplog.text and "max_modes" in caplog.text

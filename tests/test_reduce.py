@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uqgan.reduce import POD, fit_pod
+from uqgan.generators._pod import POD, fit_pod
 
 
 def rank_r_data(n, d, r, seed=0):

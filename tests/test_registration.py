@@ -4,9 +4,9 @@ Gaussian generator on a random-arrival law."""
 import numpy as np
 import pytest
 
+from uqgan.data.synthetic import synthetic_bc_dataset, synthetic_histories
 from uqgan.generators import Generator, make_generator
-from uqgan.registration import arrival_times, shift_histories
-from uqgan.synthetic import synthetic_bc_dataset, synthetic_histories
+from uqgan.generators._registration import arrival_times, shift_histories
 
 
 def _pulses(t, centres, width=4.0):

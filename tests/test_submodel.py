@@ -9,11 +9,12 @@ pytest.importorskip("dolfinx")
 
 import xarray as xr  # noqa: E402
 
-from uqgan.campaign import material_field_basis, youngs_modulus_field  # noqa: E402
 from uqgan.config import CaseConfig  # noqa: E402
+from uqgan.data.campaign import material_field_basis
 from uqgan.fem import PlateModel  # noqa: E402
 from uqgan.fem.submodel import SubModel, SubmodelError, solve_submodel  # noqa: E402
-from uqgan.qoi import QOI_SPECS  # noqa: E402
+from uqgan.physics.qoi import QOI_SPECS  # noqa: E402
+from uqgan.physics.random_fields import youngs_modulus_field  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
 
@@ -41,7 +42,7 @@ def full_runs(case, n, seed=0):
     for _ in range(n):
         E = youngs_modulus_field(case, psi, rng.standard_normal(psi.shape[1]), model.zone.cells)
         p = {name: rng.uniform(r.low, r.high) for name, r in
-             ((k, getattr(case.parameters, k)) for k in type(case.parameters).model_fields)}
+             ((k, getattr(case.parameters, k)) for k in case.parameter_names)}
         sols.append(model.solve(p, youngs_modulus=E, keep_zone_history=True))
     return model, sols
 
@@ -124,8 +125,8 @@ def test_clear_errors():
 
 
 def test_solve_submodel_on_a_dataset_gives_an_xarray_of_qois(tmp_path):
-    from uqgan.campaign import run_campaign
-    from uqgan.dataset import open_dataset
+    from uqgan.data.campaign import run_campaign
+    from uqgan.data.dataset import open_dataset
 
     case = small_case()
     case = case.model_copy(update={"time": case.time.model_copy(update={"n_steps": 60})})
@@ -144,9 +145,9 @@ def test_solve_submodel_on_a_dataset_gives_an_xarray_of_qois(tmp_path):
 def test_cli_submodel(tmp_path):
     from typer.testing import CliRunner
 
-    from uqgan.campaign import run_campaign
     from uqgan.cli import app
     from uqgan.config import write_case
+    from uqgan.data.campaign import run_campaign
 
     case = small_case()
     case = case.model_copy(update={"time": case.time.model_copy(update={"n_steps": 60, "output_stride": 3})})

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from uqgan.timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy
+from uqgan.physics.timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy
 
 
 def oscillator(m=2.0, k=50.0):

@@ -10,7 +10,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from uqgan.cli import app
-from uqgan.synthetic import synthetic_bc_dataset
+from uqgan.data.synthetic import synthetic_bc_dataset
 
 
 def invoke(*args):
@@ -97,7 +97,7 @@ def test_bad_arguments_are_one_line(files):
 
 
 def test_read_parameters_csv_netcdf_and_errors(tmp_path):
-    from uqgan.dataset import DatasetError, read_parameters
+    from uqgan.data.dataset import DatasetError, read_parameters
 
     (tmp_path / "p.csv").write_text("load_duration,load_position\n2e-05,0.5\n3e-05,0.25\n")
     p = read_parameters(tmp_path / "p.csv")

@@ -7,12 +7,13 @@ import numpy as np
 import xarray as xr
 
 from uqgan.montecarlo import combined_estimates, compare_with_reference
-from uqgan.qoi import QOI_SPECS
+from uqgan.physics.qoi import QOI_SPECS
 
 
 def qoi_ds(values_by_qoi):
     n = len(next(iter(values_by_qoi.values())))
-    return xr.Dataset({f"qoi_{k}": ("sample", v) for k, v in values_by_qoi.items()}, coords={"sample": np.arange(n)})
+    return xr.Dataset({f"qoi_{k}": ("sample", v, {"role": "qoi"}) for k, v in values_by_qoi.items()},
+                      coords={"sample": np.arange(n)})
 
 
 def three(rng, n, shift=0.0, scale=1.0):
@@ -70,7 +71,8 @@ def test_variance_reduction_is_reported():
 
 
 def _validation(m_ref, sd_ref, n_ref, m_est, sd_est, n_est):
-    """A compare_with_reference-shaped dataset with CLT intervals (z = 1.96) from given moments."""
+    """A compare_with_reference-shaped dataset with CLT intervals (z = 1.96) and standard errors
+    sd/sqrt(n) from given moments."""
     z = 1.959963984540054
     qois = [f"qoi_{s.name}" for s in QOI_SPECS]
 
@@ -79,7 +81,11 @@ def _validation(m_ref, sd_ref, n_ref, m_est, sd_est, n_est):
         arr = np.array([[[m, m - hw, m + hw], [sd, sd, sd]]] * len(qois))
         return (("qoi", "statistic", "bound"), arr)
 
-    return xr.Dataset({"reference": block(m_ref, sd_ref, n_ref), "estimate": block(m_est, sd_est, n_est)},
+    def se(sd, n):
+        return (("qoi", "statistic"), np.array([[sd / np.sqrt(n), np.nan]] * len(qois)))
+
+    return xr.Dataset({"reference": block(m_ref, sd_ref, n_ref), "estimate": block(m_est, sd_est, n_est),
+                       "reference_se": se(sd_ref, n_ref), "estimate_se": se(sd_est, n_est)},
                       coords={"qoi": qois, "statistic": ["mean", "std"], "bound": ["value", "lower", "upper"]},
                       attrs={"confidence_level": 0.95})
 
@@ -115,3 +121,32 @@ def test_format_target_reports_a_half_width_or_never():
 
     assert format_target(0.0812) == "±8%" and format_target(0.25) == "±25%"
     assert format_target(float("inf")) == "never"
+
+
+def test_standard_errors_come_from_the_estimators_not_the_interval_widths():
+    """qoi_statistics keeps each estimator's own se and compare_with_reference divides by them: with
+    20 reference runs the 95 % quantile's interval is open (1 - 0.95^20 < 0.975), so a width-based
+    se would be infinite and the difference 0; the Maritz-Jarrett se keeps it finite. The mean's
+    se is s/sqrt(n) exactly; a lognormal reference of 20 runs carries a coverage note."""
+    from scipy import stats
+
+    from uqgan.montecarlo import qoi_statistics
+
+    rng = np.random.default_rng(5)
+    ref_vals = {s.name: rng.lognormal(0.0, 0.5, 20) for s in QOI_SPECS}
+    mc_vals = {s.name: rng.lognormal(0.3, 0.5, 2000) for s in QOI_SPECS}
+    st = qoi_statistics(qoi_ds(ref_vals))
+    q = f"qoi_{QOI_SPECS[0].name}"
+    x = ref_vals[QOI_SPECS[0].name]
+    np.testing.assert_allclose(st["standard_error"].sel(qoi=q, statistic="mean"), x.std(ddof=1) / np.sqrt(20),
+                               rtol=1e-12)
+    np.testing.assert_allclose(st["standard_error"].sel(qoi=q, statistic="q95"),
+                               stats.mstats.mjci(x, prob=[0.95])[0], rtol=1e-12)
+    assert np.isinf(float(st["estimate"].sel(qoi=q, statistic="q95", bound="upper")))
+    assert "n=20" in st.attrs[f"coverage_note_{q}"]
+    val = compare_with_reference(qoi_ds(mc_vals), qoi_ds(ref_vals))
+    d = val["difference_in_se"].sel(statistic="q95")
+    assert np.all(np.isfinite(d)) and np.all(np.abs(d) > 0)
+    se = np.hypot(val["estimate_se"], val["reference_se"]).sel(statistic="q95")
+    diff = (val["estimate"] - val["reference"]).sel(statistic="q95", bound="value")
+    np.testing.assert_allclose(d, diff / se, rtol=1e-12)

@@ -26,6 +26,7 @@ from _wgan_helpers import paired_permutation_pvalue as _paired_permutation_pvalu
 from _wgan_helpers import params as _params  # noqa: E402
 from _wgan_helpers import weights as _weights  # noqa: E402
 
+from uqgan.data.synthetic import synthetic_bc_dataset  # noqa: E402
 from uqgan.generators import Generator, make_generator  # noqa: E402
 from uqgan.generators.wgan.checkpoint import METRICS_COLUMNS, latest_checkpoint  # noqa: E402
 from uqgan.generators.wgan.model import WGANGP  # noqa: E402
@@ -35,7 +36,6 @@ from uqgan.generators.wgan.trainer import (  # noqa: E402
     conditional_mean_penalty,
     gradient_penalty,
 )
-from uqgan.synthetic import synthetic_bc_dataset  # noqa: E402
 
 # tiny networks and data: every fit below takes well under a second on one busy core. These tests are
 # of the correction of the pooled Gaussian (residuals="replicate"); the default, the deviations'
@@ -58,7 +58,7 @@ def test_import_generators_and_training_stay_light():
 
 
 def test_fit_and_sample_follow_the_dataset_schema(ds):
-    from uqgan.dataset import validate_dataset
+    from uqgan.data.dataset import validate_dataset
 
     gen = make_generator("wgan-gp", steps=4, log_every=2, **TINY).fit(ds)
     out = gen.sample(_params(ds, [0, 4, 8]), n=5, rng=np.random.default_rng(0))

@@ -16,10 +16,10 @@ from _wgan_helpers import assert_same_weights as _assert_same_weights  # noqa: E
 from _wgan_helpers import params as _params  # noqa: E402
 from _wgan_helpers import weights as _weights  # noqa: E402
 
+from uqgan.data.synthetic import synthetic_bc_dataset  # noqa: E402
 from uqgan.generators import Generator, make_generator  # noqa: E402
 from uqgan.generators.wgan.model import WGANGP  # noqa: E402
 from uqgan.generators.wgan.networks import ConvCorrection, ConvCritic, _PODMap  # noqa: E402
-from uqgan.synthetic import synthetic_bc_dataset  # noqa: E402
 
 # tiny networks and data: each fit below takes well under a second on one busy core
 TINY = dict(architecture="conv1d", conv_channels=8, conv_layers=3, hidden=16, latent_dim=3, batch_size=16,

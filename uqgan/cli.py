@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +26,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from .config import PARAMETER_UNITS, ConfigError, default_case, load_case, write_case
+from .config import (
+    PARAMETER_UNITS,
+    CampaignConfig,
+    ConfigError,
+    MonteCarloConfig,
+    TrainConfig,
+    default_case,
+    load_case,
+    write_case,
+)
+from .generators import GENERATOR_NAMES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import CaseConfig
@@ -165,7 +174,7 @@ def _user_errors() -> Iterator[None]:
         # only come from a loaded module: look there instead of importing them (and scipy, dolfinx)
         # for every command
         known = [getattr(sys.modules.get(f"{__package__}.{mod}"), name, None)
-                 for mod, name in (("dataset", "DatasetError"), ("fem.submodel", "SubmodelError"),
+                 for mod, name in (("data.dataset", "DatasetError"), ("fem.submodel", "SubmodelError"),
                                    ("generators._base", "GeneratorError"))]
         if not any(cls is not None and isinstance(err, cls) for cls in known):
             raise
@@ -246,74 +255,16 @@ def init(
 # check
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def _case_summary(case: CaseConfig) -> list[tuple[str, str, str]]:
-    """Rows ``(quantity, value, unit)`` describing a case (presentation only)."""
-    from rich.markup import escape
-
-
-    g, z, t = case.geometry, case.geometry.zone, case.time
-    zone_area = (z.x_max_m - z.x_min_m) * (z.y_max_m - z.y_min_m) - math.pi * z.hole_radius_m**2
-    plate_area = g.length_m * g.height_m - math.pi * z.hole_radius_m**2  # the hole is no material
-    res = case.resolution()
-    rows = [
-        ("case", escape(case.name), ""),
-        ("plate (length x height)", f"{_fmt(g.length_m)} x {_fmt(g.height_m)}", "m"),
-        ("element size", _fmt(g.element_size_m), "m"),
-        ("degree", f"P{g.degree}", ""),
-        ("cells nx x ny", f"{g.nx} x {g.ny}", ""),
-        ("zone x", f"[{_fmt(z.x_min_m)}, {_fmt(z.x_max_m)}]", "m"),
-        ("zone y", f"[{_fmt(z.y_min_m)}, {_fmt(z.y_max_m)}]", "m"),
-        ("zone area fraction", f"{100 * zone_area / plate_area:.2f}", "%"),
-        ("hole radius", _fmt(z.hole_radius_m), "m"),
-        ("dt", _fmt(t.dt_s), "s"),
-        ("n_steps", str(t.n_steps), ""),
-        ("end time", _fmt(t.end_time_s), "s"),
-        ("output stride", str(t.output_stride), "steps"),
-        (
-            "scheme",
-            t.scheme if t.scheme == "newmark" else f"{t.scheme} (rho_inf={t.spectral_radius})",
-            "",
-        ),
-    ]
-    for name in type(case.parameters).model_fields:
-        r = getattr(case.parameters, name)
-        rows.append(
-            (
-                f"{name} range (nominal)",
-                f"[{_fmt(r.low)}, {_fmt(r.high)}] ({_fmt(r.nominal_value)})",
-                PARAMETER_UNITS[name],
-            )
-        )
-    rows += [
-        ("P-wave speed c_p", _fmt(res["c_p_m_per_s"]), "m/s"),
-        ("S-wave speed c_s", _fmt(res["c_s_m_per_s"]), "m/s"),
-        # degree * c_s * tau_min / h: nodes across the shortest shear pulse (docs/resolution.md)
-        ("nodes per shortest shear pulse", _fmt(res["nodes_per_shear_pulse"]), ""),
-        ("time steps per shortest pulse", _fmt(res["steps_per_pulse"]), ""),
-    ]
-    return rows
-
-
 @app.command()
 def check(
     case_file: Annotated[Path, typer.Argument(metavar="CASE.toml", help="Case file to validate.")],
 ) -> None:
     """Validate a case file and print a summary (no FEniCSx needed)."""
-    from rich.markup import escape
-    from rich.table import Table
+    from . import report
 
     with _user_errors():
         case = load_case(case_file)
-    table = Table(title=escape(f"{case_file}: valid"))
-    for col in ("quantity", "value", "unit"):
-        table.add_column(col)
-    for row in _case_summary(case):
-        table.add_row(*row)
-    _console().print(table)
+    _console().print(report.case_table(case, f"{case_file}: valid"))
     for warning in case.resolution()["warnings"]:
         logger.warning("under-resolved: %s", warning)
 
@@ -330,7 +281,7 @@ def _parse_assignments(assignments: list[str], case: CaseConfig) -> dict[str, fl
     ConfigError
         One line per bad assignment, naming the parameter and its allowed range.
     """
-    names = list(type(case.parameters).model_fields)
+    names = list(case.parameter_names)
     values: dict[str, Any] = case.parameters.nominal()
     problems = []
     for text in assignments:
@@ -393,27 +344,10 @@ def solve(
         raise _fail(str(err), EXIT_ENVIRONMENT) from None
     solution = model.solve(params, keep_full_history=xdmf is not None)
 
-    import numpy as np
-    from rich.markup import escape
-    from rich.table import Table
+    from . import __version__, report
+    from .physics.qoi import QOI_SPECS
 
-    from . import __version__
-    from .qoi import QOI_SPECS
-
-    table = Table(title=escape(f"{case.name}: full model"))
-    for col in ("quantity", "value", "unit"):
-        table.add_column(col)
-    for name, value in params.items():
-        table.add_row(name, f"{value:.4g}", PARAMETER_UNITS[name])
-    table.add_row("dofs", str(model.n_dofs), "")
-    table.add_row("zone dofs", str(model.zone.space.n_dofs), "")
-    table.add_row("zone boundary nodes", str(model.zone.boundary_nodes.size), "")
-    table.add_row("time steps", str(case.time.n_steps), "")
-    table.add_row("wall time", f"{solution.wall_time_s:.3g}", "s")
-    for spec in QOI_SPECS:
-        table.add_row(spec.name, f"{solution.qoi[spec.name]:.4g}", spec.units)
-    table.add_row("max |u_bc|", f"{float(np.linalg.norm(solution.u_bc, axis=-1).max()):.4g}", "m")
-    _console().print(table)
+    _console().print(report.solve_table(case, params, model, solution))
 
     if xdmf is not None:
         written = model.write_xdmf(xdmf, solution)
@@ -470,7 +404,7 @@ def generate_data(
     A killed campaign resumes from the samples it lacks; a larger --samples extends it; failed
     samples are recorded in DATA_DIR/failures and retried by the next run (exit code 3 until then).
     """
-    from .campaign import CampaignError, run_campaign
+    from .data.campaign import CampaignError, run_campaign
 
     with _user_errors():
         case = load_case(case_file)
@@ -478,37 +412,18 @@ def generate_data(
             from .config import restrict_ranges
 
             case = restrict_ranges(case, _parse_ranges(ranges))
-        problems = []
-        if samples < 1:
-            problems.append(f"--samples={samples}: must be >= 1")
-        if replicates < 1:
-            problems.append(f"--replicates={replicates}: must be >= 1")
-        elif samples >= 1 and samples % replicates:
-            lo, hi = (samples // replicates) * replicates, (samples // replicates + 1) * replicates
-            problems.append(f"--samples={samples} is not a multiple of --replicates={replicates}: "
-                            f"use {lo or hi} or {hi}")
-        if workers < 1:
-            problems.append(f"--workers={workers}: must be >= 1")
-        if save_fields < 0:
-            problems.append(f"--save-fields={save_fields}: must be >= 0")
-        if seed < 0:
-            problems.append(f"--seed={seed}: must be >= 0")
-        if design not in ("sobol", "lhs", "mc"):
-            problems.append(f"--design={design!r}: must be one of sobol, lhs, mc")
-        if problems:
-            raise ConfigError(problems)
+        config = CampaignConfig.build(n_samples=samples, replicates=replicates, design=design, seed=seed,
+                                      workers=workers, scheduler=scheduler, save_fields=save_fields)
         try:
-            report = run_campaign(case, out, n_samples=samples, replicates=replicates, design=design, seed=seed,
-                                  workers=workers, scheduler=scheduler, save_fields=save_fields,
-                                  show_progress=progress)
+            report = run_campaign(case, out, **config.model_dump(), show_progress=progress)
         except CampaignError as err:
             raise _fail(str(err)) from None
         except ImportError as err:
             raise _fail(str(err), EXIT_ENVIRONMENT) from None
     typer.echo(report.summary())
     if report.n_complete and replicates > 1:
-        from .analysis import replicate_variance_report, variance_summary_line
-        from .dataset import open_dataset
+        from .data.analysis import replicate_variance_report, variance_summary_line
+        from .data.dataset import open_dataset
 
         typer.echo(variance_summary_line(replicate_variance_report(open_dataset(out))))
     if report.failures:
@@ -550,7 +465,7 @@ def plot_data(
     """Plot a BC dataset: boundary-history quantile bands, the design, QoI histograms and, with
     replicates, the share of variance the parameters do not explain."""
     from . import plots
-    from .dataset import open_dataset
+    from .data.dataset import open_dataset
 
     with _user_errors():
         if not data.exists():
@@ -564,7 +479,7 @@ def plot_data(
     for path in written:
         typer.echo(str(path))
     if plots.has_replicates(ds):
-        from .analysis import replicate_variance_report, variance_summary_line
+        from .data.analysis import replicate_variance_report, variance_summary_line
 
         typer.echo(variance_summary_line(replicate_variance_report(ds)))
     else:
@@ -598,7 +513,7 @@ def submodel(
             problems.append(f"--interpolation={interpolation!r}: must be cubic or linear")
         if problems:
             raise ConfigError(problems)
-        from .dataset import open_dataset, write_atomic
+        from .data.dataset import open_dataset, write_atomic
 
         ds = open_dataset(bcs)
         try:
@@ -617,8 +532,6 @@ def submodel(
 # ------------------------------------------------------------------------------------------------
 # train, sample, evaluate
 
-_GENERATORS = ("wgan-gp", "wgan-clip", "kriging-gaussian", "kriging-resample", "pca-gaussian")
-
 
 REGISTRATION_DEFAULT = "none"  # the plain pipeline; "arrival" pays where wavefronts arrive at random times
 
@@ -630,7 +543,7 @@ def train(
                                 "the case's full ranges followed by enrichment campaigns (`generate-data --range`).")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="MODEL_DIR", help="Where the model is saved.")],
     generator: Annotated[str, typer.Option(
-        help="wgan-gp, wgan-clip, kriging-gaussian, kriging-resample or pca-gaussian.")] = "wgan-gp",
+        help=f"One of {', '.join(GENERATOR_NAMES)} (docs/generators.md).")] = "wgan-gp",
     steps: Annotated[
         int | None, typer.Option(help="Generator steps of the adversarial training (wgan-*; default 3000).")
     ] = None,
@@ -651,51 +564,23 @@ def train(
 ) -> None:
     """Fit a generator of boundary histories given the parameters; save it to MODEL_DIR."""
     with _user_errors():
-        problems = []
-        if generator not in _GENERATORS:
-            problems.append(f"--generator={generator!r}: must be one of {', '.join(_GENERATORS)}")
-        if device not in ("auto", "cpu", "cuda"):
-            problems.append(f"--device={device!r}: must be auto, cpu or cuda")
-        if steps is not None and steps < 0:
-            problems.append(f"--steps={steps}: must be >= 0")
-        if seed < 0:
-            problems.append(f"--seed={seed}: must be >= 0")
-        if registration not in ("none", "arrival"):
-            problems.append(f"--registration={registration!r}: must be arrival or none")
-        if not 0 < pod_energy <= 1:
-            problems.append(f"--pod-energy={pod_energy}: must lie in (0, 1], e.g. 0.999")
-        if covariance not in ("pooled", "local"):
-            problems.append(f"--covariance={covariance!r}: must be pooled or local"
-                            + (" (resampling is --generator kriging-resample)" if covariance == "resample" else ""))
-        elif covariance != "pooled" and generator != "kriging-gaussian":
-            problems.append(f"--covariance={covariance}: only kriging-gaussian has it (got --generator={generator})")
+        config = TrainConfig.build(generator=generator, seed=seed, registration=registration, pod_energy=pod_energy,
+                                   covariance=covariance, steps=steps, device=device)
         if (out / "config.json").exists() and not (resume or force):
-            problems.append(f"--out={out} already holds a model: pass --resume to continue it or --force to replace it")
-        if problems:
-            raise ConfigError(problems)
-        from .dataset import open_datasets
-        from .generators import is_adversarial, make_generator
+            raise ConfigError([f"--out={out} already holds a model: pass --resume to continue it or --force to "
+                               "replace it"])
+        from .data.dataset import open_datasets
+        from .generators import generator_class, remove_model
 
         ds = open_datasets(data)
-        adversarial = is_adversarial(generator)
-        if force and not resume and out.exists():
-            import shutil
-
-            # --force replaces this model: remove what uqgan train wrote there, nothing else
-            for name in ("config.json", "arrays.npz", "metrics.csv", "training.png"):
-                (out / name).unlink(missing_ok=True)
-            shutil.rmtree(out / "checkpoints", ignore_errors=True)
-        config: dict = {"seed": seed, "registration": registration, "pod_energy": pod_energy}
-        if generator == "kriging-gaussian":
-            config["covariance"] = covariance
-        if adversarial:
-            config["device"] = device
-            if steps is not None:
-                config["steps"] = steps
         try:
-            gen = make_generator(generator, **config)
+            cls = generator_class(generator)
         except ImportError as err:
             raise _fail(str(err), EXIT_ENVIRONMENT) from None
+        adversarial = cls.adversarial
+        if force and not resume:
+            remove_model(out)  # --force replaces this model: what uqgan train wrote there, nothing else
+        gen = cls(**config.generator_options(adversarial=adversarial))
         import time
 
         t0 = time.perf_counter()
@@ -733,7 +618,7 @@ def sample(
             gen = load_generator(model_dir)
         except ImportError as err:
             raise _fail(str(err), EXIT_ENVIRONMENT) from None
-        from .dataset import read_parameters
+        from .data.dataset import read_parameters
 
         values = read_parameters(params)
         try:
@@ -742,7 +627,7 @@ def sample(
             raise ConfigError([f"{params}: {err}" + (" (--extrapolate)" if "extrapolation" in str(err) else "")]) \
                 from None
         ds.attrs.update({"seed": seed, "model_dir": str(model_dir)})
-        from .dataset import write_atomic
+        from .data.dataset import write_atomic
 
         write_atomic(out, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
     typer.echo(f"wrote {out}: {ds.sizes['sample']} histories ({n} per parameter row) from {gen.name}")
@@ -759,7 +644,7 @@ def evaluate(
 ) -> None:
     """Compare generators against held-out replicates; say which one to trust on this data."""
     with _user_errors():
-        from .dataset import open_dataset, write_atomic
+        from .data.dataset import open_dataset, write_atomic
         from .evaluation import evaluate_generators
         from .generators import load_generator
 
@@ -774,7 +659,12 @@ def evaluate(
         truth = open_dataset(data)
         zone = None
         if zone_qois:
-            zone = _zone_qoi_check(gens, truth, data, seed=seed)
+            from .evaluation import zone_qoi_check
+
+            try:  # with the case the held-out data was made with
+                zone = zone_qoi_check(gens, truth, seed=seed)
+            except ImportError as err:  # the FEM layer names what is missing (dolfinx) and how to install it
+                raise _fail(str(err), EXIT_ENVIRONMENT) from None
         report = evaluate_generators(gens, truth, seed=seed)
         if out is not None:
             import json
@@ -785,56 +675,17 @@ def evaluate(
                                                for v in zone.data_vars}
                                            for q in zone["qoi"].values} for g in zone["generator"].values}
             write_atomic(out, lambda tmp: tmp.write_text(json.dumps(result, indent=2)))
-    from rich.table import Table
+    from . import report as tables
 
-    table = Table(title="generators at held-out points; floor = truth vs truth at the same sample size")
-    n_points = report.per_point.sizes["point"]
-    for title in ("generator", "ED / floor", f"ED test p<0.05 (of {n_points})", "FD10 / floor", "MMD² (floor)",
-                  "90% band", "peak |bias| mean/q05/q95", "peak spread", "peak KS (floor)"):
-        table.add_column(title)
-    for s in report.summary:
-        table.add_row(s["generator"], f"{s['ed_over_floor']:.2f}", str(s["points_rejected_5pct"]),
-                      f"{s['fd10_over_floor']:.2f}", f"{s['mmd2']:.3g} ({s['mmd2_floor']:.2g})",
-                      f"{s['coverage_90']:.2f}",
-                      f"{s['peak_abs_bias']:.0%}/{s['peak_q05_abs_bias']:.0%}/{s['peak_q95_abs_bias']:.0%}",
-                      f"{s['peak_spread_ratio']:.2f}", f"{s['peak_ks']:.2f} ({s['peak_ks_floor']:.2f})")
-    _console().print(table)
+    _console().print(tables.evaluation_table(report))
     typer.echo(report.verdict)
     if zone is not None:
-        ztable = Table(title="zone QoIs through the submodel vs the full model at the held-out points "
-                             "(relative bias of the mean ± standard error, pooled over points; mean |bias| per "
-                             "point; spread ratio; KS (truth floor))")
-        for title in ("generator", "QoI", "bias of mean", "mean |bias| per point", "q95 bias", "spread",
-                      "KS (floor)"):
-            ztable.add_column(title)
-        for g in zone["generator"].values:
-            for q in zone["qoi"].values:
-                z = zone.sel(generator=g, qoi=q)
-                ztable.add_row(str(g), str(q).removeprefix("qoi_"),
-                               f"{float(z.pooled_mean_bias):+.1%} ± {float(z.pooled_mean_bias_se):.1%}",
-                               f"{float(abs(z.mean_bias).mean()):.1%}", f"{float(z.q95_bias.mean()):+.1%}",
-                               f"{float(z.spread_ratio.mean()):.2f}",
-                               f"{float(z.ks.mean()):.2f} ({float(z.ks_floor.mean()):.2f})")
-        _console().print(ztable)
+        _console().print(tables.zone_qoi_table(zone))
         from .evaluation import zone_qoi_verdict
 
         typer.echo(zone_qoi_verdict(zone))
     if out is not None:
         typer.echo(f"wrote {out}")
-
-
-def _zone_qoi_check(gens: dict, truth, data: Path, *, seed: int):
-    """The submodel check of ``uqgan evaluate --zone-qois``, with the case the held-out data was made with."""
-    from .config import case_from_toml
-    from .evaluation import zone_qoi_check
-
-    if "case_toml" not in truth.attrs:
-        raise ConfigError([f"--data={data}: holds no case (attribute case_toml), so the submodel cannot be built; "
-                           "use a campaign written by `uqgan generate-data`"])
-    try:
-        return zone_qoi_check(gens, truth, case_from_toml(truth.attrs["case_toml"]), seed=seed)
-    except ImportError as err:  # the FEM layer names what is missing (dolfinx) and how to install it
-        raise _fail(str(err), EXIT_ENVIRONMENT) from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -862,99 +713,45 @@ def montecarlo(
     """QoI statistics with 95 % confidence intervals: generator histories through the submodel."""
     with _user_errors():
         case = load_case(case_file)
-        problems = []
-        if samples < 2:
-            problems.append(f"--samples={samples}: must be >= 2")
-        if batch < 1:
-            problems.append(f"--batch={batch}: must be >= 1")
-        if target_halfwidth is not None and not target_halfwidth > 0:
-            problems.append(f"--target-halfwidth={target_halfwidth}: must be > 0 (a fraction of the mean, e.g. 0.01)")
-        if problems:
-            raise ConfigError(problems)
-        from .dataset import write_atomic
-        from .montecarlo import MonteCarloError, run_montecarlo
+        config = MonteCarloConfig.build(n_samples=samples, batch=batch, seed=seed, target_halfwidth=target_halfwidth)
+        from .data.dataset import open_dataset
+        from .generators import load_generator
+        from .montecarlo import (
+            CheapChain,
+            MonteCarloError,
+            MonteCarloOutputs,
+            run_montecarlo,
+            validate_against_reference,
+            write_results,
+            write_validation,
+        )
 
+        outputs = MonteCarloOutputs(out)
         try:
-            res = run_montecarlo(case, model, out.with_suffix(".mc"), n_samples=samples, batch=batch, seed=seed,
-                                 target_halfwidth=target_halfwidth, show_progress=progress)
+            chain = CheapChain(case, load_generator(model))
+            res = run_montecarlo(chain, outputs.chunks, config, show_progress=progress)
+            written = write_results(outputs, res)
+            validation = None
+            if reference is not None:
+                ref = open_dataset(reference)
+                validation = validate_against_reference(chain, res.samples, ref, seed=seed, batch=batch)
+                written += write_validation(outputs, validation, res.samples, ref)
         except MonteCarloError as err:
             raise _fail(str(err)) from None
         except ImportError as err:
             raise _fail(str(err), EXIT_ENVIRONMENT) from None
-        stats = res.statistics.merge(res.convergence)
-        write_atomic(out, lambda tmp: stats.to_netcdf(tmp, engine="h5netcdf"))
-        samples_path = out.with_name(out.stem + "_samples.nc")
-        write_atomic(samples_path, lambda tmp: res.samples.to_netcdf(tmp, engine="h5netcdf"))
-        from .plots import plot_convergence
+    from . import report
 
-        conv_png = plot_convergence(res.convergence, out.with_name(out.stem + "_convergence.png"))
-        validation = combined = None
-        if reference is not None:
-            from .dataset import open_dataset
-            from .montecarlo import combined_estimates, compare_with_reference, paired_cheap_qois
-            from .plots import plot_qoi_ecdfs
-
-            ref = open_dataset(reference)
-            validation = compare_with_reference(res.samples, ref)
-            paired = paired_cheap_qois(case, model, ref, seed=seed, batch=batch)
-            combined = combined_estimates(ref, paired, res.samples)
-            report = validation.merge(combined.rename({"estimate": "combined_estimate"}), join="outer")
-            vpath = out.with_name(out.stem + "_validation.nc")
-            write_atomic(vpath, lambda tmp: report.to_netcdf(tmp, engine="h5netcdf"))
-            png = plot_qoi_ecdfs(res.samples, ref, out.with_name(out.stem + "_validation.png"))
-    from rich.table import Table
-
-    from .qoi import QOI_SPECS
-
-    n = res.samples.sizes["sample"]
-    table = Table(title=f"Monte Carlo, {n} samples ({res.statistics.attrs['generator']} + submodel): value [95 % CI]")
-    table.add_column("QoI")
-    table.add_column("unit")
-    for stat in ("mean", "std", "q05", "q50", "q95", "q99"):
-        table.add_column(stat)
-    for spec in QOI_SPECS:
-        e = res.statistics["estimate"].sel(qoi=f"qoi_{spec.name}")
-        cells = []
-        for stat in ("mean", "std", "q05", "q50", "q95", "q99"):
-            v, lo, hi = (float(e.sel(statistic=stat, bound=b)) for b in ("value", "lower", "upper"))
-            cells.append(f"{v:.4g} [{lo:.3g}, {hi:.3g}]")
-        table.add_row(spec.name, spec.units, *cells)
-    _console().print(table)
-    import numpy as np
-
-    est = res.statistics["estimate"]
-    for spec in QOI_SPECS:
-        q = f"qoi_{spec.name}"
-        for j, thr in enumerate(res.statistics["threshold"].sel(qoi=q).values):
-            if np.isfinite(thr):
-                e = est.sel(qoi=q, statistic=f"p_exceed_{j}")
-                typer.echo(f"P({spec.name} > {thr:.4g} {spec.units}) = {float(e.sel(bound='value')):.4f} "
-                           f"[{float(e.sel(bound='lower')):.4f}, {float(e.sel(bound='upper')):.4f}]")
-    typer.echo(f"wrote {out}, {samples_path} and {conv_png} ({res.n_computed} samples computed now, "
+    _console().print(report.montecarlo_table(res))
+    for line in report.exceedance_lines(res.statistics) + report.coverage_notes(res.statistics):
+        typer.echo(line)
+    typer.echo(f"wrote {written[0]}, {written[1]} and {written[2]} ({res.n_computed} samples computed now, "
                f"{res.elapsed_s:.1f} s)")
     if validation is not None:
-        vt = Table(title=f"against the full-model reference ({validation.attrs['n_reference']} runs): mean, "
-                         "difference in combined standard errors, intervals overlap")
-        for col in ("QoI", "reference mean [95 % CI]", "Monte Carlo mean [95 % CI]", "diff / SE", "overlap",
-                    "KS p", "MFMC mean [CI] (variance reduction)", "PPI++ mean [CI]"):
-            vt.add_column(col)
-        for spec in QOI_SPECS:
-            q = f"qoi_{spec.name}"
-
-            def fmt(e):
-                return f"{float(e.sel(bound='value')):.4g} [{float(e.sel(bound='lower')):.3g}, " \
-                       f"{float(e.sel(bound='upper')):.3g}]"
-
-            c = combined["estimate"].sel(qoi=q, statistic="mean")
-            vt.add_row(spec.name, fmt(validation["reference"].sel(qoi=q, statistic="mean")),
-                       fmt(validation["estimate"].sel(qoi=q, statistic="mean")),
-                       f"{float(validation['difference_in_se'].sel(qoi=q, statistic='mean')):+.1f}",
-                       "yes" if bool(validation["overlap"].sel(qoi=q, statistic="mean")) else "NO",
-                       f"{float(validation['ks_pvalue'].sel(qoi=q)):.2g}",
-                       f"{fmt(c.sel(estimator='mfmc'))} ({float(combined['mfmc_variance_reduction'].sel(qoi=q)):.1f}x)",
-                       fmt(c.sel(estimator="ppi++")))
-        _console().print(vt)
-        typer.echo(f"wrote {vpath} and {png}")
+        _console().print(report.validation_table(validation))
+        for line in report.coverage_notes(validation.comparison, validation.combined):
+            typer.echo(line)
+        typer.echo(f"wrote {written[3]} and {written[4]}")
 
 
 def main() -> None:

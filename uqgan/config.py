@@ -26,16 +26,19 @@ import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
+    "CampaignConfig",
     "CaseConfig",
     "ConfigError",
     "GeometryConfig",
     "LoadConfig",
     "MaterialConfig",
+    "MonteCarloConfig",
     "ParameterRange",
     "ParametersConfig",
     "RandomFieldConfig",
     "ThresholdsConfig",
     "TimeConfig",
+    "TrainConfig",
     "ZoneConfig",
     "case_from_toml",
     "case_to_toml",
@@ -121,6 +124,14 @@ class GeometryConfig(_Frozen):
                         f"element_size_m={h} so the zone's boundary follows element edges"
                     )
         return self
+
+    @property
+    def zone_area_fraction(self) -> float:
+        """Area of the zone over the area of the plate (the hole, if any, is no material in either)."""
+        z = self.zone
+        hole = math.pi * z.hole_radius_m**2
+        zone_area = (z.x_max_m - z.x_min_m) * (z.y_max_m - z.y_min_m) - hole
+        return zone_area / (self.length_m * self.height_m - hole)
 
     @property
     def nx(self) -> int:
@@ -261,9 +272,18 @@ class ParametersConfig(_Frozen):
             raise ValueError(f"low={v.low} must be > 0")
         return v
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The parameters' names, in their declared order (the order of every design and dataset)."""
+        return tuple(type(self).model_fields)
+
     def nominal(self) -> dict[str, float]:
         """The nominal value of every parameter, by name."""
-        return {name: getattr(self, name).nominal_value for name in type(self).model_fields}
+        return {name: getattr(self, name).nominal_value for name in self.names}
+
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """``{name: (low, high)}`` of every parameter, in its unit (:data:`PARAMETER_UNITS`)."""
+        return {name: (getattr(self, name).low, getattr(self, name).high) for name in self.names}
 
 
 class CaseConfig(_Frozen):
@@ -277,6 +297,11 @@ class CaseConfig(_Frozen):
     parameters: ParametersConfig = Field(default_factory=ParametersConfig)
     random_field: RandomFieldConfig = Field(default_factory=RandomFieldConfig)
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """The conditioning parameters' names, in the order of every design and dataset."""
+        return self.parameters.names
 
     @model_validator(mode="after")
     def _consistent(self) -> CaseConfig:
@@ -298,7 +323,7 @@ class CaseConfig(_Frozen):
         are those under which the default case's boundary history stays within ~3 % of converged
         (docs/resolution.md, measured with pipelines/resolution_study.py).
         """
-        from .physics import wave_speeds
+        from .physics.material import wave_speeds
 
         mat, g, t = self.material, self.geometry, self.time
         c_p, c_s = (float(c) for c in wave_speeds(mat.youngs_modulus_pa, mat.poisson_ratio, mat.density_kg_m3))
@@ -321,7 +346,7 @@ class CaseConfig(_Frozen):
 
     def check_parameters(self, values: dict[str, float]) -> dict[str, float]:
         """Validate one parameter point against the declared ranges; returns a plain float dict."""
-        names = list(type(self.parameters).model_fields)
+        names = list(self.parameters.names)
         unknown = sorted(set(values) - set(names))
         missing = sorted(set(names) - set(values))
         problems = [f"parameter {u!r} is unknown: allowed are {names}" for u in unknown]
@@ -398,7 +423,7 @@ def case_from_toml(text: str, *, source: str | None = None) -> CaseConfig:
 def restrict_ranges(case: CaseConfig, ranges: dict[str, tuple[float, float]]) -> CaseConfig:
     """The case with some parameters' ranges narrowed to sub-ranges of its own, e.g. for an
     enrichment campaign where the histories change fastest (combine it with a campaign over the
-    full ranges for training: :func:`uqgan.dataset.combine_datasets`). A nominal value outside
+    full ranges for training: :func:`uqgan.data.dataset.combine_datasets`). A nominal value outside
     the new range falls back to its midpoint.
 
     Raises
@@ -505,3 +530,129 @@ def write_case(case: CaseConfig, path: str | Path) -> Path:
     tmp.write_text(case_to_toml(case))
     tmp.replace(path)
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# run configurations: what a command is asked to do with a case (validated here, not in the CLI)
+
+
+def _option(name: str) -> dict:
+    """Field metadata naming the command-line option that sets the field (used in error lines)."""
+    return {"json_schema_extra": {"option": name}}
+
+
+class _RunConfig(_Frozen):
+    """A run's options. :meth:`build` validates them and raises :class:`ConfigError` with one line per
+    problem, naming the command-line option (``--samples=1: must be >= 2``)."""
+
+    @classmethod
+    def build(cls, **values: Any):
+        try:
+            return cls(**values)
+        except ValidationError as err:
+            lines = []
+            for e in err.errors(include_url=False):
+                msg = e["msg"].removeprefix("Value error, ")
+                field = cls.model_fields.get(str(e["loc"][0])) if e["loc"] else None
+                extra = (field.json_schema_extra or {}) if field is not None else {}
+                if field is None:  # a cross-field check: its message names the options itself
+                    lines.append(msg)
+                else:
+                    name = extra.get("option", f"{cls.__name__}.{e['loc'][0]}")
+                    lines.append(f"{name}={e['input']!r}: {msg}")
+            raise ConfigError(lines) from None
+
+
+class CampaignConfig(_RunConfig):
+    """Options of a full-model campaign (``uqgan generate-data``)."""
+
+    n_samples: int = Field(ge=1, description="total full-model runs: points x replicates", **_option("--samples"))
+    replicates: int = Field(1, ge=1, description="material fields per parameter point", **_option("--replicates"))
+    design: Literal["sobol", "lhs", "mc"] = Field("sobol", description="parameter design", **_option("--design"))
+    seed: int = Field(0, ge=0, description="seed of the design and of every material field", **_option("--seed"))
+    workers: int = Field(1, ge=1, description="local worker processes (1 = this process)", **_option("--workers"))
+    scheduler: str | None = Field(None, description="address of a Dask distributed scheduler",
+                                  **_option("--scheduler"))
+    save_fields: int = Field(0, ge=0, description="write ParaView files of the first M runs",
+                             **_option("--save-fields"))
+
+    @model_validator(mode="after")
+    def _whole_points(self) -> CampaignConfig:
+        if self.n_samples % self.replicates:
+            lo = (self.n_samples // self.replicates) * self.replicates
+            hi = lo + self.replicates
+            use = f"{lo} or {hi}" if lo else f"{hi}"
+            raise ValueError(f"--samples={self.n_samples} is not a multiple of --replicates={self.replicates}: "
+                             f"use {use}")
+        return self
+
+
+class MonteCarloConfig(_RunConfig):
+    """Options of a Monte Carlo run through the cheap chain (``uqgan montecarlo``)."""
+
+    n_samples: int = Field(ge=2, description="Monte Carlo samples (upper bound with target_halfwidth)",
+                           **_option("--samples"))
+    batch: int = Field(256, ge=1, description="samples per chunk: one generator draw, one batched submodel solve",
+                       **_option("--batch"))
+    seed: int = Field(0, ge=0, description="seed of the parameters and the generator draws", **_option("--seed"))
+    target_halfwidth: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="stop when every QoI mean's CI half-width is below this fraction of the mean (e.g. 0.01)",
+        **_option("--target-halfwidth"))
+    level: float = Field(0.95, gt=0, lt=1, description="confidence level of every interval")
+
+
+class TrainConfig(_RunConfig):
+    """Options of ``uqgan train`` that every generator shares, and those of the generators that have them."""
+
+    generator: str = Field("wgan-gp", description="generator name (uqgan.generators.GENERATOR_NAMES)",
+                           **_option("--generator"))
+    seed: int = Field(0, ge=0, description="seed of the split, the initialisation and the training draws",
+                      **_option("--seed"))
+    registration: Literal["none", "arrival"] = Field(
+        "none", description="arrival: line up the wavefronts' arrival times before the POD; none: as they are",
+        **_option("--registration"))
+    pod_energy: float = Field(0.999, gt=0, le=1, description="fraction of the histories' variance the POD keeps",
+                              **_option("--pod-energy"))
+    covariance: str = Field("pooled", description="kriging-gaussian's residual law: pooled or local",
+                            **_option("--covariance"))
+    steps: int | None = Field(None, ge=0, description="generator steps of an adversarial training",
+                              **_option("--steps"))
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where an adversarial training runs",
+                                                   **_option("--device"))
+
+    @field_validator("generator")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from .generators import GENERATOR_NAMES
+
+        if v not in GENERATOR_NAMES:
+            raise ValueError(f"must be one of {', '.join(GENERATOR_NAMES)}")
+        return v
+
+    @field_validator("covariance")
+    @classmethod
+    def _law(cls, v: str) -> str:
+        if v not in ("pooled", "local"):
+            hint = " (resampling is --generator kriging-resample)" if v == "resample" else ""
+            raise ValueError(f"must be pooled or local{hint}")
+        return v
+
+    @model_validator(mode="after")
+    def _covariance_of_kriging(self) -> TrainConfig:
+        if self.covariance != "pooled" and self.generator != "kriging-gaussian":
+            raise ValueError(f"--covariance={self.covariance}: only kriging-gaussian has it "
+                             f"(got --generator={self.generator})")
+        return self
+
+    def generator_options(self, *, adversarial: bool) -> dict[str, Any]:
+        """The keyword arguments of the generator's constructor (``adversarial``: the generator trains
+        adversarially and takes ``device`` and ``steps``)."""
+        options: dict[str, Any] = {"seed": self.seed, "registration": self.registration, "pod_energy": self.pod_energy}
+        if self.generator == "kriging-gaussian":
+            options["covariance"] = self.covariance
+        if adversarial:
+            options["device"] = self.device
+            if self.steps is not None:
+                options["steps"] = self.steps
+        return options

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dataset import variables_with_role
+from .data.dataset import variables_with_role
 
 __all__ = ["EvaluationReport", "evaluate_generators", "zone_qoi_check", "zone_qoi_verdict"]
 
@@ -97,7 +97,8 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
     """
     import xarray as xr
 
-    from .metrics import (
+    from .generators._pod import fit_pod
+    from .stats.metrics import (
         energy_distance,
         frechet_distance,
         mmd2_unbiased,
@@ -105,7 +106,6 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
         qoi_comparison,
         quantile_coverage,
     )
-    from .reduce import fit_pod
 
     rng = np.random.default_rng(seed)
     points = np.unique(truth["point"].values)
@@ -193,7 +193,7 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
     return EvaluationReport(per_point=per_point, summary=summary, winner=winner, verdict=verdict)
 
 
-def zone_qoi_check(generators: dict, truth, case, *, seed: int = 0, batch_size: int = 256):
+def zone_qoi_check(generators: dict, truth, case=None, *, seed: int = 0, batch_size: int = 256):
     """The check users care about: the zone QoIs of generated histories through the submodel
     against the full model's QoIs at held-out points.
 
@@ -207,7 +207,8 @@ def zone_qoi_check(generators: dict, truth, case, *, seed: int = 0, batch_size: 
     ----------
     generators : name -> fitted generator
     truth : held-out BC dataset with replicates per ``point`` and the full model's ``qoi_*``
-    case : the :class:`~uqgan.config.CaseConfig` the truth was made with (zone, material, time step)
+    case : the :class:`~uqgan.config.CaseConfig` the truth was made with (zone, material, time step);
+        by default the one the campaign recorded (its ``case_toml`` attribute)
     seed : seeds the generators' draws and the truth's half-splits for the KS floor
 
     Returns
@@ -221,15 +222,26 @@ def zone_qoi_check(generators: dict, truth, case, *, seed: int = 0, batch_size: 
     from scipy.stats import ks_2samp
 
     from .fem.submodel import SubModel
+    from .montecarlo.chain import CheapChain
 
-    qois = [str(v) for v in truth.data_vars if str(v).startswith("qoi_")]
+    if case is None:
+        from .config import case_from_toml
+        from .data.dataset import DatasetError
+
+        if "case_toml" not in truth.attrs:
+            raise DatasetError("the held-out data holds no case (attribute case_toml), so the submodel cannot be "
+                               "built; use a campaign written by `uqgan generate-data`")
+        case = case_from_toml(truth.attrs["case_toml"])
+
+    qois = variables_with_role(truth, "qoi")
     if not qois:
         raise ValueError("the held-out data has no qoi_* variables: it must be a full-model campaign "
                          "(`uqgan generate-data`) to compare zone QoIs")
     rng = np.random.default_rng(seed)
     points = np.unique(truth["point"].values)
     params = variables_with_role(truth, "parameter")
-    sub = SubModel(case)
+    sub = SubModel(case)  # one submodel for every generator's chain
+    chains = {name: CheapChain(case, gen, submodel=sub) for name, gen in generators.items()}
     names = list(generators)
     t_q = {q: [truth[q].values[truth["point"].values == p] for p in points] for q in qois}
     rows = {k: np.array([truth[k].values[truth["point"].values == p][0] for p in points]) for k in params}
@@ -245,10 +257,8 @@ def zone_qoi_check(generators: dict, truth, case, *, seed: int = 0, batch_size: 
     for i, name in enumerate(names):
         gen_q = {q: [] for q in qois}
         for j in range(points.size):
-            g = generators[name].sample({k: v[j:j + 1] for k, v in rows.items()}, n=n_per[j], rng=rng)
-            u = g["u_bc"].transpose("sample", "time", "node", "component")
-            res = sub.solve(u.values, u["time"].values, node_x=u["node_x"].values, node_y=u["node_y"].values,
-                            batch_size=batch_size)
+            res = chains[name].qois({k: v[j:j + 1] for k, v in rows.items()}, n=n_per[j], rng=rng,
+                                    batch_size=batch_size)
             for q in qois:
                 gen_q[q].append(res[q.removeprefix("qoi_")])
         for a, q in enumerate(qois):

@@ -1,6 +1,6 @@
 """Figures of a BC dataset: what a campaign holds, at a glance (matplotlib, imported lazily).
 
-Every ``plot_*`` function takes an :class:`xarray.Dataset` in the schema of :mod:`uqgan.dataset`
+Every ``plot_*`` function takes an :class:`xarray.Dataset` in the schema of :mod:`uqgan.data.dataset`
 and a file path, writes the figure atomically (the format follows the suffix, PNG by default) and
 returns the path. Figures are built with :class:`matplotlib.figure.Figure` directly, never through
 pyplot: no backend is selected, no global figure registry is touched (a notebook's figures and
@@ -9,7 +9,7 @@ worker processes.
 
 Examples
 --------
->>> from uqgan.dataset import open_dataset
+>>> from uqgan.data.dataset import open_dataset
 >>> from uqgan.plots import plot_data
 >>> paths = plot_data(open_dataset("data/campaign"), "data/campaign/plots")  # doctest: +SKIP
 """
@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import replicate_variance_report
-from .dataset import variables_with_role, write_atomic
+from .data.analysis import replicate_variance_report
+from .data.dataset import variables_with_role
+from .data.io import write_atomic
 
 __all__ = [
     "bc_quantiles",
@@ -333,7 +334,7 @@ def plot_variance_split(ds, path: str | Path, *, guide_percent: float = 10.0) ->
 
     ``Var X = E[Var(X | point)] + Var(E[X | point])``: the bars give the first term as a share of
     the total, in %, for ``u_bc``, ``u_bc`` per unit load amplitude and each QoI (see
-    :func:`uqgan.analysis.replicate_variance_report`). Below the guide line the parameters explain
+    :func:`uqgan.data.analysis.replicate_variance_report`). Below the guide line the parameters explain
     almost all the variability and a regression on them would do; above it the material field
     matters and a generative model earns its keep.
 
@@ -427,7 +428,7 @@ def plot_qoi_ecdfs(samples, reference, path: str | Path, *, labels=("Monte Carlo
     samples, reference : xarray.Datasets with ``qoi_<name>(sample)`` variables
     path : output PNG
     """
-    from .qoi import QOI_SPECS
+    from .physics.qoi import QOI_SPECS
 
     names = [f"qoi_{s.name}" for s in QOI_SPECS if f"qoi_{s.name}" in samples and f"qoi_{s.name}" in reference]
     if not names:

@@ -8,4 +8,11 @@ from __future__ import annotations
 
 from .model import FullSolution, PlateModel, Zone
 
-__all__ = ["FullSolution", "PlateModel", "Zone"]
+__all__ = ["FullSolution", "PlateModel", "Zone", "fem_versions"]
+
+
+def fem_versions() -> dict[str, str]:
+    """Versions of the FEM stack (dolfinx, ufl, PETSc, petsc4py), for provenance."""
+    from ._dolfinx import versions
+
+    return versions()

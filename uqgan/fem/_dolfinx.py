@@ -218,7 +218,7 @@ class Assembler:
         """Load vector [N/m] of a unit-peak pressure pushing into the body on ``facets``.
 
         The pressure is ``cos²(π (s - centre) / width)`` for ``|s - centre| < width/2`` along
-        coordinate ``axis`` of the facet (see :func:`uqgan.physics.raised_cosine_footprint`), or
+        coordinate ``axis`` of the facet (see :func:`uqgan.physics.material.raised_cosine_footprint`), or
         uniform (1 Pa) when ``centre_m`` is None; traction ``t = -p n``. The footprint is smooth,
         so a high quadrature degree integrates it accurately whatever its position on the mesh.
         """

@@ -25,9 +25,9 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from ..config import CaseConfig
-from ..physics import half_sine_pulse
-from ..qoi import ZoneQoI
-from ..timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy, scipy_lu
+from ..physics.material import half_sine_pulse
+from ..physics.qoi import ZoneQoI
+from ..physics.timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy, scipy_lu
 from . import _dolfinx as backend
 
 __all__ = ["FullSolution", "PlateModel", "Zone", "ZoneOperators", "build_mesh", "build_zone"]
@@ -47,7 +47,7 @@ class FullSolution:
     parameters : dict of the conditioning parameters (Pa, s, m)
     time_s : (n_out,) output times [s]
     u_bc : (n_out, n_bc, 2) displacement history on the zone boundary nodes [m]
-    qoi : dict of zone QoIs (see :data:`uqgan.qoi.QOI_SPECS`)
+    qoi : dict of zone QoIs (see :data:`uqgan.physics.qoi.QOI_SPECS`)
     energy_j_per_m : (n_out,) total mechanical energy of the plate [J/m]
     u_zone : (n_out, n_zone_nodes, 2) zone displacement history [m], if asked for
     wall_time_s : solve time, assembly and factorisation included [s]
@@ -119,10 +119,8 @@ def build_zone(case: CaseConfig, mesh, space: backend.VectorSpace) -> Zone:
     order = _order_along_perimeter(bcoords, centre, np.array([z.x_min_m, z.y_min_m]))
     bnodes = bnodes[order]
     bz = match_nodes(space.node_coords[bnodes], zspace.node_coords, tol)
-    plate_area = g.length_m * g.height_m - np.pi * z.hole_radius_m**2  # the hole is no material
-    zone_area = (z.x_max_m - z.x_min_m) * (z.y_max_m - z.y_min_m) - np.pi * z.hole_radius_m**2
     return Zone(cells=cells, space=zspace, cell_map=np.asarray(cell_map, dtype=np.int64), full_nodes=full_nodes,
-                boundary_nodes=bnodes, boundary_zone_nodes=bz, area_fraction=zone_area / plate_area)
+                boundary_nodes=bnodes, boundary_zone_nodes=bz, area_fraction=g.zone_area_fraction)
 
 
 def build_mesh(case: CaseConfig):

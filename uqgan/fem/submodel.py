@@ -29,9 +29,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..config import CaseConfig
-from ..dataset import variables_with_role
-from ..qoi import QOI_SPECS
-from ..timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
+from ..data.dataset import variables_with_role
+from ..physics.qoi import QOI_SPECS
+from ..physics.timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
 from . import _dolfinx as backend
 from .model import MATCH_TOLERANCE, ZoneOperators, build_mesh, build_zone
 

@@ -15,36 +15,89 @@
 
 from __future__ import annotations
 
-from ._base import Generator, GeneratorError, Preprocessor, split_points
+from typing import TYPE_CHECKING
 
-__all__ = ["ADVERSARIAL_NAMES", "GENERATOR_NAMES", "Generator", "GeneratorError", "Preprocessor", "is_adversarial",
-           "load_generator", "make_generator", "split_points"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ._base import Generator
 
-GENERATOR_NAMES = ("wgan-gp", "wgan-clip", "kriging-gaussian", "kriging-resample", "pca-gaussian")
-#: the generators trained adversarially: their ``fit`` takes ``directory``, ``resume`` and
-#: ``show_progress`` (checkpoints, metrics.csv, training.png) and their options ``device`` and ``steps``
-ADVERSARIAL_NAMES = ("wgan-gp", "wgan-clip")
+__all__ = ["GENERATOR_NAMES", "Generator", "GeneratorError", "Preprocessor", "generator_class", "load_generator",
+           "make_generator", "remove_model", "split_points"]
+
+#: every generator: name -> (module of uqgan.generators that defines it, whether it needs torch). The one
+#: list of generator names: the CLI, the docs and :meth:`Generator.load` read it.
+_REGISTRY: dict[str, tuple[str, bool]] = {
+    "wgan-gp": ("wgan.model", True),
+    "wgan-clip": ("wgan.model", True),
+    "kriging-gaussian": ("gaussian", False),
+    "kriging-resample": ("gaussian", False),
+    "pca-gaussian": ("gaussian", False),
+}
+GENERATOR_NAMES = tuple(_REGISTRY)
 
 
-def is_adversarial(name: str) -> bool:
-    """Whether generator ``name`` is trained adversarially (see :data:`ADVERSARIAL_NAMES`)."""
-    return name in ADVERSARIAL_NAMES
+def generator_class(name: str) -> type[Generator]:
+    """The class of generator ``name``, importing its module (and torch only for those that need it).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`GENERATOR_NAMES`.
+    """
+    import importlib
+
+    if name not in _REGISTRY:
+        raise ValueError(f"generator {name!r} is unknown: must be one of {', '.join(GENERATOR_NAMES)}")
+    module, needs_torch = _REGISTRY[name]
+    if needs_torch:
+        from .._lazy import require
+
+        require("torch", purpose=f"the {name} generator")
+    importlib.import_module(f"{__name__}.{module}")
+    from ._base import Generator
+
+    return Generator.registry[name]
 
 
 def make_generator(name: str, **config) -> Generator:
     """A new, unfitted generator by name (see the table above); ``config`` goes to its constructor."""
-    if name not in GENERATOR_NAMES:
-        raise ValueError(f"generator {name!r} is unknown: must be one of {', '.join(GENERATOR_NAMES)}")
-    if name in ("pca-gaussian", "kriging-gaussian", "kriging-resample"):
-        from . import gaussian  # noqa: F401
-    else:
-        from .._lazy import require
-
-        require("torch", purpose=f"the {name} generator")
-        from .wgan import model  # noqa: F401
-    return Generator.registry[name](**config)
+    return generator_class(name)(**config)
 
 
 def load_generator(directory) -> Generator:
     """Load a generator saved by ``Generator.save`` / ``uqgan train``."""
+    from ._base import Generator
+
     return Generator.load(directory)
+
+
+#: what ``uqgan train`` writes into a model directory (the model, and an adversarial training's records)
+MODEL_FILES = ("config.json", "arrays.npz", "metrics.csv", "training.png")
+MODEL_DIRS = ("checkpoints",)
+
+
+def remove_model(directory) -> None:
+    """Remove a saved model and its training records from ``directory`` (what ``uqgan train`` wrote
+    there: :data:`MODEL_FILES` and :data:`MODEL_DIRS`), nothing else."""
+    import shutil
+    from pathlib import Path
+
+    d = Path(directory)
+    for name in MODEL_FILES:
+        (d / name).unlink(missing_ok=True)
+    for name in MODEL_DIRS:
+        shutil.rmtree(d / name, ignore_errors=True)
+
+
+_LAZY = ("Generator", "GeneratorError", "Preprocessor", "split_points")
+
+
+def __getattr__(name: str):
+    # the registry above is light (the CLI reads the names at import); the base classes load numpy
+    # and the dataset schema, so they resolve on first use
+    if name in _LAZY:
+        from . import _base
+
+        value = getattr(_base, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

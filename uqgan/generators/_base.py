@@ -4,9 +4,9 @@ From a BC dataset to what a generator models, and back:
 
 1. divide each history by its ``load_amplitude`` (the response is exactly linear in it);
 2. optionally (``registration="arrival"``) shift each history in time so that its wavefront arrives
-   at the training data's earliest arrival (:mod:`uqgan.registration`); the shift becomes the first
+   at the training data's earliest arrival (:mod:`uqgan.generators._registration`); the shift becomes the first
    coordinate of ``z``, whitened;
-3. flatten ``(time, node, component)`` and fit a POD (:mod:`uqgan.reduce`): whitened coefficients
+3. flatten ``(time, node, component)`` and fit a POD (:mod:`uqgan.generators._pod`): whitened coefficients
    ``z`` of unit variance;
 4. map the other parameters (``load_duration``, ``load_position``) to ``c`` in [-1, 1] with the
    case's ranges;
@@ -30,8 +30,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import __version__
-from ..dataset import variables_with_role, write_atomic
-from ..reduce import POD, fit_pod
+from ..data.dataset import variables_with_role
+from ..data.io import write_atomic
+from ._pod import POD, fit_pod
 
 __all__ = ["Generator", "GeneratorError", "Preprocessor", "split_points"]
 
@@ -67,7 +68,7 @@ REGISTRATIONS = ("none", "arrival")
 
 @dataclass(frozen=True)
 class ArrivalShift:
-    """The arrival-time registration fitted on training data (see :mod:`uqgan.registration`)."""
+    """The arrival-time registration fitted on training data (see :mod:`uqgan.generators._registration`)."""
 
     fraction: float  # arrival = first time the boundary displacement norm reaches fraction * max
     t0: float  # earliest training arrival [s]: every history is shifted to arrive there
@@ -78,7 +79,7 @@ class ArrivalShift:
 
     @classmethod
     def fit(cls, arrivals: np.ndarray, time: np.ndarray, *, fraction: float) -> ArrivalShift:
-        """From the training histories' arrival times [s] (:func:`uqgan.registration.arrival_times`
+        """From the training histories' arrival times [s] (:func:`uqgan.generators._registration.arrival_times`
         with this ``fraction``) on the uniform grid ``time``."""
         dt = _uniform_step(time)
         delta = arrivals - arrivals.min()
@@ -89,7 +90,7 @@ class ArrivalShift:
                  arrivals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(n, T, ...)`` histories -> (shifts ``(n,)`` [s], registered ``(n, T + pad, ...)``);
         ``arrivals`` when they are known already (else they are measured)."""
-        from ..registration import arrival_times, shift_histories
+        from ._registration import arrival_times, shift_histories
 
         if arrivals is None:
             arrivals = arrival_times(u, time, fraction=self.fraction)
@@ -98,7 +99,7 @@ class ArrivalShift:
 
     def unregister(self, delta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Registered ``(n, T + pad, ...)`` histories and their shifts [s] -> ``(n, T, ...)``."""
-        from ..registration import shift_histories
+        from ._registration import shift_histories
 
         return shift_histories(v, self.pad - np.asarray(delta) / self.dt, n_out=v.shape[1] - self.pad)
 
@@ -152,7 +153,7 @@ class Preprocessor:
         u = _histories(ds, scale)
         shift = delta = None
         if registration == "arrival":
-            from ..registration import arrival_times
+            from ._registration import arrival_times
 
             arrivals = arrival_times(u, ds["time"].values, fraction=arrival_fraction)
             shift = ArrivalShift.fit(arrivals, ds["time"].values, fraction=arrival_fraction)
@@ -294,6 +295,8 @@ class Generator(ABC):
     """
 
     name: ClassVar[str]
+    #: trained adversarially (a training loop with checkpoints, resumable, on a device)
+    adversarial: ClassVar[bool] = False
     registry: ClassVar[dict[str, type[Generator]]] = {}
 
     def __init_subclass__(cls, **kw):
@@ -314,11 +317,13 @@ class Generator(ABC):
                                        "registration": registration, "arrival_fraction": arrival_fraction}
         self.prep: Preprocessor | None = None
         self.split: dict[str, list[int]] = {}
+        #: the directory the generator was loaded from (None for one fitted in this process)
+        self.source: str | None = None
 
     # --------------------------------------------------------------------------------------------
     def fit(self, ds, **fit_kw) -> Generator:
         """Fit on a BC dataset (its training points; the validation points are held back)."""
-        from ..dataset import validate_dataset
+        from ..data.dataset import validate_dataset
 
         validate_dataset(ds, source="training data")
         points = ds["point"].values if "point" in ds.coords else np.arange(ds.sizes["sample"])
@@ -404,6 +409,24 @@ class Generator(ABC):
         write_atomic(d / "config.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
         return d
 
+    def fingerprint(self) -> str:
+        """SHA-256 of what :meth:`save` writes, less the uqgan version: equal for equal models, wherever
+        they lie, and different once a model is retrained (a resumed Monte Carlo checks it)."""
+        import hashlib
+
+        if self.prep is None:
+            raise RuntimeError("a generator that is not fitted has no fingerprint")
+        h = hashlib.sha256()
+        meta = {"generator": self.name, "config": self.config, "preprocessor": self.prep.meta(), "split": self.split,
+                "model": self._meta()}
+        h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+        arrays = {**self.prep.to_arrays(), **{f"model_{k}": v for k, v in self._state().items()}}
+        for k in sorted(arrays):
+            a = np.ascontiguousarray(arrays[k])
+            h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
+
     @staticmethod
     def load(directory: str | Path) -> Generator:
         """Load any saved generator (its class is read from ``config.json``)."""
@@ -412,11 +435,12 @@ class Generator(ABC):
             raise FileNotFoundError(f"{d} holds no saved generator (config.json missing): train one with `uqgan train`")
         meta = json.loads((d / "config.json").read_text())
         name = meta["generator"]
-        if name not in Generator.registry:
-            _import_module_of(name)
-        cls = Generator.registry.get(name)
-        if cls is None:
-            raise ValueError(f"{d}: unknown generator {name!r}; known: {sorted(Generator.registry)}")
+        from . import generator_class
+
+        try:
+            cls = generator_class(name)
+        except ValueError as err:
+            raise ValueError(f"{d}: {err}") from None
         with np.load(d / "arrays.npz", allow_pickle=False) as f:
             a = {k: f[k] for k in f.files}
         gen = cls(**meta["config"])
@@ -424,6 +448,7 @@ class Generator(ABC):
         gen.split = meta["split"]
         gen._restore({k.removeprefix("model_"): v for k, v in a.items() if k.startswith("model_")}, meta["model"],
                      directory=d)
+        gen.source = str(d.resolve())
         return gen
 
     # --------------------------------------------------------------------------------------------
@@ -441,17 +466,3 @@ class Generator(ABC):
 
     def _restore(self, arrays: dict[str, np.ndarray], meta: dict, *, directory: Path) -> None:  # noqa: B027
         """Set the model's state from what ``_state``/``_meta`` saved (nothing by default)."""
-
-
-def _import_module_of(name: str) -> None:
-    """Import the module defining generator ``name`` (torch only for the adversarial ones)."""
-    import importlib
-
-    module = {"pca-gaussian": "gaussian", "kriging-gaussian": "gaussian", "kriging-resample": "gaussian",
-              "wgan-gp": "wgan", "wgan-clip": "wgan"}
-    if name in module:
-        if module[name] == "wgan":
-            from .._lazy import require
-
-            require("torch", purpose=f"loading a {name} model")
-        importlib.import_module(f"uqgan.generators.{module[name]}" + (".model" if module[name] == "wgan" else ""))

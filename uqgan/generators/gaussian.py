@@ -4,7 +4,7 @@
     ``m(c) = A c + b`` by least squares on all training samples; ``Σ`` the covariance of the
     regression residuals (the classical Karhunen–Loève / PCA model with a linear mean).
 ``kriging-gaussian``
-    ``m(c)`` a Gaussian-process (kriging) mean over the parameters (:class:`uqgan.kriging.KrigingMean`);
+    ``m(c)`` a Gaussian-process (kriging) mean over the parameters (:class:`uqgan.generators._kriging.KrigingMean`);
     ``Σ`` pooled from the replicates at each design point, so it measures the variability the
     parameters do not explain, free of any error in the mean.
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..kriging import KrigingMean
 from ._base import Generator, GeneratorError
+from ._kriging import KrigingMean
 
 __all__ = ["COVARIANCES", "KrigingGaussian", "KrigingResample", "PCAGaussian"]
 
@@ -149,7 +149,7 @@ class PCAGaussian(_GaussianGenerator):
 class KrigingGaussian(_GaussianGenerator):
     """Kriging mean and replicate-pooled Gaussian residual of the POD coefficients.
 
-    ``z = m(c) + L ε`` with ``m`` a :class:`~uqgan.kriging.KrigingMean` fitted on the design-point
+    ``z = m(c) + L ε`` with ``m`` a :class:`~uqgan.generators._kriging.KrigingMean` fitted on the design-point
     means and ``Σ = Σ_p Σ_r (z_pr − z̄_p)(z_pr − z̄_p)ᵀ / (n − n_points)``, the pooled within-point
     covariance (the one-way ANOVA within-group estimator; points with one replicate add nothing).
     Without any replicated point, ``Σ`` falls back to the residuals from the kriging mean (a warning
@@ -157,14 +157,11 @@ class KrigingGaussian(_GaussianGenerator):
 
     ``covariance="local"`` replaces the one pooled ``Σ`` by the within-point covariance of the
     ``local_points`` design points nearest to ``c`` (distance in ``c / ℓ``, ``ℓ`` the kriging mean's
-    length scales, :meth:`~uqgan.kriging.KrigingMean.length_scales`: the neighbours are those whose
-    histories the parameters make alike, so on the default case a point 0.1 away in position is as
-    far as one 1.5 away in duration): with ``r`` the
+    length scales, :meth:`~uqgan.generators._kriging.KrigingMean.length_scales`: the neighbours are
+    those whose histories the parameters make alike): with ``r`` the
     replicate residuals of those points, each scaled by ``√(n_p / (n_p − 1))`` so that
     ``E[r rᵀ] = Σ(c)``, a sample is ``z = m(c) + Σ_i ε_i r_i / √N`` (``N`` residuals, ε ~ N(0, I)),
     a Gaussian with covariance ``Σ_i r_i r_iᵀ / N``. The residual law then follows the parameters.
-    Measured on the default case (1600 training runs, registered): the zone's peak stress through
-    the submodel at held-out points −11.4 % with 3 local points against −21.7 % pooled.
 
     ``covariance="resample"`` carries a real training run over to ``c``: a draw is
     ``z = m(c) + (z_j − m(c_j))`` with ``j`` uniform over the runs of the ``local_points`` nearest
@@ -173,20 +170,15 @@ class KrigingGaussian(_GaussianGenerator):
     replicate residual and what the kriging mean smoothed away at ``c_j``: the sharp, non-Gaussian
     features of what the material field did to a history, and the part of the conditional mean's
     peaks that a least-squares mean shrinks towards the average. Its covariance is the
-    within-point one plus the kriging error at ``c_j``. Measured on the default case (registered;
-    800 + 800 enrichment runs; held-out points, ``uqgan evaluate --zone-qois``): zone peak stress
-    +1.0 %, peak displacement −0.7 %, strain energy −1.1 % (spread ratio 0.97), and at 8 points
-    above the zone −4.9 / −2.9 / −3.3 %; resampling the replicate residuals alone around the
-    kriging mean gave −4.9 / −3.2 / −2.2 % and −15.1 / −3.3 / −6.7 % (it loses the peaks where the
-    mean is sharp; docs/generators.md has both). Each draw's law is discrete (``N`` atoms, 15 with 3 points of 5 replicates);
-    over a Monte Carlo of many parameter values the atoms change with ``c``.
+    within-point one plus the kriging error at ``c_j``. Each draw's law is discrete (``N`` atoms:
+    the runs of the nearest points); over a Monte Carlo of many parameter values the atoms change
+    with ``c``. What each law does to the zone QoIs at held-out points is measured in
+    docs/generators.md ("Residual laws", "kriging-resample").
 
     Parameters
     ----------
-    k_individual : leading POD coefficients with their own GP (the rest share one GP). 64 by default:
-        on the default case one shared GP for coefficients 16 and up smoothed their conditional
-        means, costing 1.7 points of zone peak stress at held-out points (−10.2 % against −8.5 %
-        with 64, the residuals held at the truth's); a GP on 160 points costs ~0.1 s
+    k_individual : leading POD coefficients with their own GP (the rest share one GP); 64 by default
+        (docs/generators.md measures what a shared GP for the higher coefficients costs)
     n_restarts : extra random starts of each GP's marginal-likelihood optimiser
     covariance : ``"pooled"`` (default), ``"local"`` or ``"resample"``
     local_points : design points (with replicates) whose residuals make the local law (3)
@@ -195,7 +187,7 @@ class KrigingGaussian(_GaussianGenerator):
 
     Attributes
     ----------
-    kriging : the fitted :class:`~uqgan.kriging.KrigingMean`
+    kriging : the fitted :class:`~uqgan.generators._kriging.KrigingMean`
     residual_covariance, residual_cholesky : (k, k) ``Σ`` and ``L`` (``L Lᵀ = Σ + jitter``)
     """
 

@@ -12,7 +12,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from ...dataset import write_atomic
+from ...data.io import write_atomic
 
 __all__ = ["CHECKPOINT_FORMAT", "METRICS_COLUMNS", "MetricsLog", "latest_checkpoint", "load_checkpoint",
            "save_checkpoint", "to_cpu"]

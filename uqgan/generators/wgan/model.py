@@ -235,7 +235,7 @@ class WGANGP(Generator):
     def _test_against_start(self, start: dict, best_step: int, test, seeds: np.random.SeedSequence) -> dict:
         """Paired one-sided Wilcoxon signed-rank test over held-out validation points of the kept
         generator against its untrained start (the Gaussian of the deviations): per point, the energy
-        distance (:func:`uqgan.metrics.energy_distance`) of ``validation_samples`` fresh draws of each to
+        distance (:func:`uqgan.stats.metrics.energy_distance`) of ``validation_samples`` fresh draws of each to
         the point's real deviations, the same draws' noise for both. ``beats_start`` is True when the
         kept model is a trained one and p < 0.05, False when not, None when the validation data cannot
         support the test (fewer than 6 points with two or more runs); ``message`` says which."""

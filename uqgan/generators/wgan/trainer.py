@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ... import __version__
-from ...metrics import energy_distance
+from ...stats.metrics import energy_distance
 from .checkpoint import CHECKPOINT_FORMAT, MetricsLog, latest_checkpoint, load_checkpoint, save_checkpoint, to_cpu
 from .config import WGANTrainConfig
 
@@ -145,7 +145,7 @@ def conditional_mean_penalty(part, cond, *, noise, noise2):
 
 
 class EnergyValidator:
-    """Validation metric of a conditional generator, by :func:`uqgan.metrics.energy_distance`.
+    """Validation metric of a conditional generator, by :func:`uqgan.stats.metrics.energy_distance`.
 
     With two or more true samples at every validation design point: the mean over the points of the
     energy distance between the true samples at a point and ``n_fake`` generated ones at the same

@@ -26,16 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .config import CaseConfig, case_from_toml, case_to_toml
-from .dataset import list_shards, sample_dataset, write_atomic, write_shard
+from .. import __version__
+from ..config import CaseConfig, case_from_toml, case_to_toml
+from ..physics.random_fields import youngs_modulus_field
+from .dataset import list_shards, sample_dataset, write_shard
+from .io import write_atomic
 
 __all__ = ["CampaignError", "CampaignReport", "campaign_plan", "full_model_seconds", "material_field_basis",
-           "run_campaign", "youngs_modulus_field"]
+           "run_campaign"]
 
 logger = logging.getLogger(__name__)
 #: per-sample records go to the campaign's log file only (not to the console)
-_file_log = logging.getLogger("uqgan.campaign.logfile")
+_file_log = logging.getLogger("uqgan.data.campaign.logfile")
 _file_log.propagate = False
 _file_log.setLevel(logging.INFO)
 
@@ -101,7 +103,7 @@ def _kl_basis(case: CaseConfig):
     rf = case.random_field
     if rf.coefficient_of_variation == 0:
         return None
-    from .random_fields import kl_basis
+    from ..physics.random_fields import kl_basis
 
     return kl_basis(length_m=case.geometry.length_m, height_m=case.geometry.height_m, kernel=rf.kernel,
                     correlation_length_m=rf.correlation_length_m, matern_nu=rf.matern_nu,
@@ -110,7 +112,7 @@ def _kl_basis(case: CaseConfig):
 
 def material_field_basis(case: CaseConfig, model) -> np.ndarray | None:
     """The case's KL basis at a full model's cell midpoints, ``(n_cells, n_modes)`` (``√λ_k φ_k``),
-    or None when the case has no random field; with :func:`youngs_modulus_field` it gives a
+    or None when the case has no random field; with :func:`uqgan.physics.random_fields.youngs_modulus_field` it gives a
     sample's material from its ``xi``."""
     basis = _kl_basis(case)
     return None if basis is None else basis.evaluate(model.cell_midpoints)
@@ -176,8 +178,8 @@ _WORKER_CACHE: dict[str, Any] = {}
 def _worker_model(case_toml: str, basis):
     key = hashlib.sha256(case_toml.encode()).hexdigest()
     if key not in _WORKER_CACHE:
-        from .fem import PlateModel
-        from .fem._dolfinx import versions
+        from ..fem import PlateModel
+        from ..fem import fem_versions as versions
 
         case = case_from_toml(case_toml)
         model = PlateModel(case)
@@ -187,25 +189,11 @@ def _worker_model(case_toml: str, basis):
     return _WORKER_CACHE[key]
 
 
-def youngs_modulus_field(case: CaseConfig, psi: np.ndarray, xi: np.ndarray,
-                         zone_cells: np.ndarray) -> np.ndarray:
-    """Per-cell Young's modulus [Pa]: lognormal outside the zone, nominal inside it.
-
-    ``psi`` (n_cells, n_modes) is the KL basis at the cell midpoints (√λ_k φ_k), ``xi`` (n_modes,).
-    """
-    from .random_fields import lognormal_field
-
-    E0 = case.material.youngs_modulus_pa
-    E = lognormal_field(psi @ xi, mean=E0, coefficient_of_variation=case.random_field.coefficient_of_variation)
-    E[zone_cells] = E0
-    return E
-
-
 def full_model_seconds(case: CaseConfig, *, repeats: int = 3, seed: int = 0) -> float:
     """Median wall time [s] of one full-model sample as a campaign pays it: a new material field
     (stiffness assembly and factorisation), every time step and the zone QoIs, after a warm-up
     run. What the Monte Carlo's cost per sample is compared with (needs dolfinx)."""
-    from .fem import PlateModel
+    from ..fem import PlateModel
 
     model = PlateModel(case)
     model.solve()  # warm-up: first-call costs (JIT, caches) are not a sample's
@@ -269,7 +257,7 @@ def _run_local(tasks, workers: int):
 
 
 def _run_dask(tasks, scheduler: str):
-    from ._lazy import require
+    from .._lazy import require
 
     distributed = require("distributed", purpose="campaigns on a Dask cluster (--scheduler)")
     with distributed.Client(scheduler) as client:
@@ -316,19 +304,19 @@ def run_campaign(case: CaseConfig, directory: str | Path, *, n_samples: int, rep
     ------
     CampaignError
         If the directory holds another case or seed, or the design cannot be extended.
+    ConfigError
+        If an option is out of range (:class:`~uqgan.config.CampaignConfig`), one line per problem.
     """
-    if workers < 1:
-        raise CampaignError(f"workers={workers}: must be >= 1")
-    if save_fields < 0:
-        raise CampaignError(f"save_fields={save_fields}: must be >= 0")
+    from ..config import CampaignConfig
+
+    CampaignConfig.build(n_samples=n_samples, replicates=replicates, design=design, seed=seed, workers=workers,
+                         scheduler=scheduler, save_fields=save_fields)
     t0 = time.perf_counter()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(directory / LOG_FILE)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    pkg_logger = logging.getLogger("uqgan")  # warnings and errors of every uqgan module, at their level
-    pkg_logger.addHandler(handler)
-    _file_log.addHandler(handler)
+    _file_log.addHandler(handler)  # the campaign's own record; only the CLI configures uqgan's loggers
     try:
         try:
             plan_design, basis = campaign_plan(case, n_samples=n_samples, replicates=replicates, design=design,
@@ -395,7 +383,6 @@ def run_campaign(case: CaseConfig, directory: str | Path, *, n_samples: int, rep
             log.info(report.summary())
         return report
     finally:
-        pkg_logger.removeHandler(handler)
         _file_log.removeHandler(handler)
         handler.close()
 

@@ -88,7 +88,7 @@ def synthetic_bc_dataset(kind: str = "gaussian", *, n_points: int = 40, replicat
     """
     import xarray as xr
 
-    from .config import PARAMETER_UNITS
+    from ..config import PARAMETER_UNITS
 
     rng = np.random.default_rng(seed)
     if points is None:

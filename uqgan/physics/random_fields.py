@@ -43,7 +43,7 @@ import scipy.linalg
 import scipy.special
 from scipy.spatial.distance import cdist
 
-__all__ = ["KERNELS", "KLBasis", "covariance", "kl_basis", "lognormal_field", "sample_xi"]
+__all__ = ["KERNELS", "KLBasis", "covariance", "kl_basis", "lognormal_field", "sample_xi", "youngs_modulus_field"]
 
 logger = logging.getLogger(__name__)
 
@@ -477,3 +477,19 @@ def sample_xi(n_modes: int, *, rng: np.random.Generator) -> np.ndarray:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng: expected numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
     return rng.standard_normal(int(n_modes))
+
+
+def youngs_modulus_field(case, psi: np.ndarray, xi: np.ndarray,
+                         zone_cells: np.ndarray) -> np.ndarray:
+    """Per-cell Young's modulus [Pa]: lognormal outside the zone, nominal inside it.
+
+    ``E = E0 exp(σ g − σ²/2)`` with ``g = psi @ xi`` (unit-variance Gaussian field) and
+    ``σ² = ln(1 + CoV²)``, so that ``E`` has mean ``E0`` and coefficient of variation ``CoV`` (the
+    case's ``material.youngs_modulus_pa`` and ``random_field.coefficient_of_variation``).
+
+    ``psi`` (n_cells, n_modes) is the KL basis at the cell midpoints (√λ_k φ_k), ``xi`` (n_modes,).
+    """
+    E0 = case.material.youngs_modulus_pa
+    E = lognormal_field(psi @ xi, mean=E0, coefficient_of_variation=case.random_field.coefficient_of_variation)
+    E[zone_cells] = E0
+    return E

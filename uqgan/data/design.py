@@ -506,7 +506,7 @@ def design_from_case(case: Any, *, n_samples: int, replicates: int, method: str 
     ('load_amplitude', 'load_duration', 'load_position')
     """
     params = case.parameters
-    names = tuple(type(params).model_fields)
+    names = params.names
     ranges = tuple((getattr(params, n).low, getattr(params, n).high) for n in names)
     return CampaignDesign(
         n_samples=n_samples, replicates=replicates, method=method, seed=seed, parameter_names=names, ranges=ranges

@@ -49,7 +49,7 @@ def replicate_variance_report(ds) -> dict[str, float]:
     ``qoi_<name>`` for each QoI variable and, for the uqgan QoIs, ``qoi_<name>_per_amplitude``
     (divided by ``load_amplitude ** amplitude_power``). NaN without replicates.
     """
-    from .qoi import QOI_SPECS
+    from ..physics.qoi import QOI_SPECS
 
     powers = {f"qoi_{s.name}": s.amplitude_power for s in QOI_SPECS}
     groups = ds["point"].values
@@ -66,7 +66,7 @@ def replicate_variance_report(ds) -> dict[str, float]:
 
 
 def variance_summary_line(split: dict[str, float]) -> str:
-    """One line of :func:`uqgan.analysis.replicate_variance_report`'s shares, in %; entries the
+    """One line of :func:`uqgan.data.analysis.replicate_variance_report`'s shares, in %; entries the
     dataset lacks (a QoI, the load amplitude) are left out."""
 
     def pct(key: str) -> str:

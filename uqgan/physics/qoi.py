@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .physics import lame_parameters, plane_strain_von_mises
+from .material import lame_parameters, plane_strain_von_mises
 
 __all__ = ["QOI_SPECS", "QoISpec", "ZoneQoI"]
 

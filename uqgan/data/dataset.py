@@ -23,15 +23,15 @@ coords                       ``sample`` (int id), ``time`` [s], ``node``, ``node
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .config import PARAMETER_UNITS
-from .qoi import QOI_SPECS
+from ..config import PARAMETER_UNITS
+from ..physics.qoi import QOI_SPECS
+from .io import write_atomic
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -44,7 +44,6 @@ __all__ = [
     "variables_with_role",
     "shard_path",
     "validate_dataset",
-    "write_atomic",
     "write_shard",
 ]
 
@@ -67,20 +66,6 @@ class DatasetError(ValueError):
 
 def shard_path(directory: str | Path, sample: int) -> Path:
     return Path(directory) / SHARD_DIR / f"sample_{sample:06d}.nc"
-
-
-def write_atomic(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` then rename to ``path``: readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def sample_dataset(*, sample: int, point: int, replicate: int, parameters: dict[str, float], xi: np.ndarray,
@@ -246,7 +231,7 @@ def combine_datasets(datasets, *, sources=None):
 
     import xarray as xr
 
-    from .config import case_from_toml
+    from ..config import case_from_toml
 
     datasets = list(datasets)
     sources = [f"dataset {i}" for i in range(len(datasets))] if sources is None else list(sources)
