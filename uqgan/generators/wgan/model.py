@@ -235,10 +235,11 @@ class WGANGP(Generator):
     def _test_against_start(self, start: dict, best_step: int, test, seeds: np.random.SeedSequence) -> dict:
         """Paired one-sided Wilcoxon signed-rank test over held-out validation points of the kept
         generator against its untrained start (the Gaussian of the deviations): per point, the energy
-        distance (:func:`uqgan.stats.metrics.energy_distance`) of ``validation_samples`` fresh draws of each to
-        the point's real deviations, the same draws' noise for both. ``beats_start`` is True when the
+        distance (:func:`uqgan.stats.metrics.energy_distance`) of ``validation_samples`` fresh draws of
+        each to the point's real whitened deviations, the same noise for both. ``beats_start`` is True when the
         kept model is a trained one and p < 0.05, False when not, None when the validation data cannot
-        support the test (fewer than 6 points with two or more runs); ``message`` says which."""
+        support the test (fewer than 6 points with two or more runs: with 5 the one-sided test reaches
+        p < 0.05 only when all 5 differences favour the kept model); ``message`` says which."""
         from scipy.stats import wilcoxon
 
         from .trainer import EnergyValidator
@@ -246,7 +247,7 @@ class WGANGP(Generator):
         out = {"beats_start": None, "p_value": None, "points": 0, "independent_of_selection": None,
                "energy_distance_start": None, "energy_distance_kept": None}
         if test is None:
-            out["message"] = "no validation points: the kept model was not tested against its start"
+            out["message"] = f"{self.name}: no validation points: the kept model was not tested against its start"
             return self._say(out)
         real, cond, groups, independent = test
         ids, counts = np.unique(groups, return_counts=True)
@@ -254,9 +255,9 @@ class WGANGP(Generator):
         n_points = int(np.sum(counts >= 2))
         out["points"], out["independent_of_selection"] = n_points, independent
         if n_points < 6:
-            out["message"] = (f"only {n_points} held-out validation point(s) with two or more runs: the kept model "
-                              "(step {best_step}) could not be tested against its start (generate replicates or "
-                              "raise validation_fraction)").replace("{best_step}", str(best_step))
+            out["message"] = (f"{self.name}: only {n_points} held-out validation point(s) with two or more runs: the "
+                              f"kept model (step {best_step}) could not be tested against its start (generate "
+                              "replicates or raise validation_fraction)")
             return self._say(out)
         seed = _seed63(np.random.SeedSequence(seeds.entropy, spawn_key=(*seeds.spawn_key, 1)))
         validator = EnergyValidator(real[keep], cond[keep], groups[keep], noise_dim=self.network.noise_dim,
