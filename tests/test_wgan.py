@@ -403,9 +403,12 @@ def test_wgan_gp_keeps_a_gaussian_residual_at_the_truth_floor(tmp_path):
     x 8 replicates kriging-gaussian scored 1.16 (its mean's error comes from the noise of the
     design-point means and from the pulse's sharpness). Here: pulses 3x wider (``width_scale=3``), 200 points x
     24 replicates, ``pod_energy=0.99999`` (20 modes; at 0.999 the POD projection of the truth alone
-    costs ~0.02). Measured: floor −0.0004 ± 0.0018, limit 0.0050; kriging-gaussian −0.0007;
-    WGAN-GP at the default settings (lr 1e-4 for both networks, 1000 steps) 0.0039 for the model
-    kept (step 450) and 0.0037 at the last step. Those two use another stream of draws: on 20
+    costs ~0.02). Measured with uqgan.stats.metrics.energy_distance (a V-statistic, biased up by
+    ~E|X − X'|/n, so the floor is positive): floor 0.0115 ± 0.0018, limit 0.0168; kriging-gaussian
+    0.0110; the replicate correction (lr 1e-4 for both networks, 1000 steps) 0.0158 for the model kept
+    (step 350) and 0.0155 at the last step. With the earlier U-statistic (unbiased within-sample
+    terms) the same design measured floor −0.0004 ± 0.0018, limit 0.0050, kriging-gaussian −0.0007,
+    WGAN-GP 0.0039 kept (step 450) / 0.0037 last step; there, on 20
     sampling seeds the untrained WGAN (kriging-gaussian's law) scores 0.0006 ± 0.0013 and the
     trained one +0.0008 (kept) / +0.0002 (last step) above it, paired. Without the conditional-mean
     penalty (``mean_penalty=0``) the correction's mean drifted by 0.09-2.3 (history norm; the
