@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     from uqgan.data.campaign import full_model_seconds, run_campaign
     from uqgan.data.dataset import open_dataset, open_datasets
     from uqgan.evaluation import evaluate_generators, zone_qoi_check, zone_qoi_verdict
-    from uqgan.generators import load_generator, make_generator
+    from uqgan.generators import generator_class, load_generator, make_generator
     from uqgan.montecarlo import (
         CheapChain,
         equal_accuracy,
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     for g in GENERATORS:
         d = out / "models" / g
         opts = {"seed": 0, "registration": "arrival",
-                **({"steps": size["wgan_steps"]} if g == "wgan-gp" else {})}
+                **({"steps": size["wgan_steps"]} if generator_class(g).adversarial else {})}
         if (d / "config.json").is_file():
             saved = load_generator(d)
             seen = sorted(saved.split.get("train_points", []) + saved.split.get("validation_points", []))
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
             shutil.rmtree(d)  # this pipeline's own model directory (old checkpoints would block a new run)
             shutil.rmtree(out / "mc" / g, ignore_errors=True)  # and its Monte Carlo, drawn from the old model
         gen = make_generator(g, **opts)
-        gen.fit(train, **({"directory": d, "show_progress": True} if g == "wgan-gp" else {}))
+        gen.fit(train, **({"directory": d, "show_progress": True} if generator_class(g).adversarial else {}))
         gen.save(d)
         models[g] = gen
     report = evaluate_generators(models, held_out)

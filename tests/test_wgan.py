@@ -19,24 +19,29 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from _wgan_helpers import assert_same_weights as _assert_same_weights  # noqa: E402
+from _wgan_helpers import generated as _generated  # noqa: E402
+from _wgan_helpers import held_out_truth as _held_out_truth  # noqa: E402
+from _wgan_helpers import mean_ed as _mean_ed  # noqa: E402
+from _wgan_helpers import paired_permutation_pvalue as _paired_permutation_pvalue  # noqa: E402
 from _wgan_helpers import params as _params  # noqa: E402
 from _wgan_helpers import weights as _weights  # noqa: E402
 
-from uqgan.data.synthetic import synthetic_bc_dataset, synthetic_histories  # noqa: E402
+from uqgan.data.synthetic import synthetic_bc_dataset  # noqa: E402
 from uqgan.generators import Generator, make_generator  # noqa: E402
-from uqgan.generators.wgan import WGANGP, Critic  # noqa: E402
-from uqgan.training.wgan import (  # noqa: E402
-    METRICS_COLUMNS,
+from uqgan.generators.wgan.checkpoint import METRICS_COLUMNS, latest_checkpoint  # noqa: E402
+from uqgan.generators.wgan.model import WGANGP  # noqa: E402
+from uqgan.generators.wgan.networks import Critic  # noqa: E402
+from uqgan.generators.wgan.trainer import (  # noqa: E402
     TrainingDiverged,
-    _energy_distance,
     conditional_mean_penalty,
     gradient_penalty,
-    latest_checkpoint,
 )
 
-# tiny networks and data: every fit below takes well under a second on one busy core
+# tiny networks and data: every fit below takes well under a second on one busy core. These tests are
+# of the correction of the pooled Gaussian (residuals="replicate"); the default, the deviations'
+# law, is tested in tests/test_wgan_deviations.py
 TINY = dict(hidden=16, layers=2, latent_dim=3, batch_size=16, n_critic=2, k_individual=2, n_restarts=0,
-            validation_fraction=0.25, validation_samples=16, device="cpu", seed=3)
+            validation_fraction=0.25, validation_samples=16, device="cpu", seed=3, residuals="replicate")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +51,7 @@ def ds():
 
 # ------------------------------------------------------------------------------------------------
 def test_import_generators_and_training_stay_light():
-    code = ("import sys, uqgan, uqgan.generators, uqgan.training; "
+    code = ("import sys, uqgan, uqgan.generators, uqgan.generators.wgan, uqgan.generators.wgan.config; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -83,19 +88,42 @@ def test_data_without_replicates_still_trains_and_validates(caplog):
     one = synthetic_bc_dataset("arrival", n_points=16, replicates=1, n_time=16, n_nodes=3, seed=2)
     with caplog.at_level(logging.WARNING):
         gen = make_generator("wgan-gp", steps=2, log_every=1, **TINY).fit(one)
-    assert any("kriging mean" in r.getMessage() for r in caplog.records if r.name == "uqgan.generators.wgan")
+    assert any("kriging mean" in r.getMessage() for r in caplog.records if r.name == "uqgan.generators.wgan.model")
     assert all(np.isfinite(v) for _, v in gen.training_summary["history"])
 
 
-def test_trained_correction_moves_the_samples(ds):
+def test_trained_correction_is_the_difference_and_bounded_by_the_adam_steps(ds):
+    """Known answer: a trained wgan-gp draw is kriging-gaussian's draw (same rng: the same ε) plus the
+    correction network's output G([ε, η], c), η the draws from the torch generator seeded by the same
+    rng, so ``z_wgan − z_kg = G`` to float64 round-off of one addition (tolerance 1e-12 of |z|).
+
+    Width check: the correction's last layer starts at zero and Adam with β1 = 0, β2 = 0.9 moves a
+    weight by at most lr·√10 per step (|g_t| / √v̂_t ≤ √((1 − β2^t) / (1 − β2)) ≤ √10), so after
+    ``s`` steps every output is at most ``s·lr·√10·(‖h‖₁ + 1)``, with ``h`` the last hidden layer;
+    and training must move it off zero (a lower bound of 1e-6 of that bound: 3 Adam steps at lr 1e-3
+    move a weight by ~1e-3 unless its gradient is exactly zero)."""
+    steps, lr = 3, 1e-3
     # no validation points: the final generator is kept (with them, the untrained one may win)
-    gen = make_generator("wgan-gp", steps=3, log_every=3, lr=1e-3, **{**TINY, "validation_fraction": 0.0}).fit(ds)
-    assert gen.training_summary["best_step"] == 3 and gen.training_summary["history"] == []
-    kg = make_generator("kriging-gaussian", k_individual=2, n_restarts=0, validation_fraction=0.0, seed=3).fit(ds)
-    params = _params(ds, [1])
-    a = gen.sample(params, n=4, rng=np.random.default_rng(2))["u_bc"].values
-    b = kg.sample(params, n=4, rng=np.random.default_rng(2))["u_bc"].values
-    assert not np.array_equal(a, b)
+    gen = make_generator("wgan-gp", steps=steps, log_every=3, lr=lr, **{**TINY, "validation_fraction": 0.0}).fit(ds)
+    assert gen.training_summary["best_step"] == steps and gen.training_summary["history"] == []
+    c = gen.prep.condition(_params(ds, [1, 6, 10]))
+    c = np.repeat(c, 50, axis=0)
+    z_w = gen._sample(c, np.random.default_rng(2))
+    z_k = gen.gaussian._sample(c, np.random.default_rng(2))
+    rng = np.random.default_rng(2)
+    eps = rng.standard_normal(z_w.shape)
+    tg = torch.Generator().manual_seed(int(rng.integers(2**63)))
+    eta = torch.randn(c.shape[0], gen.network.latent_dim, generator=tg)
+    noise = torch.cat([torch.from_numpy(eps).float(), eta], dim=1)
+    hidden = []
+    hook = gen.network.net.out.register_forward_hook(lambda mod, args, out: hidden.append(args[0].detach()))
+    with torch.no_grad():
+        corr = gen.network.correction(noise, torch.from_numpy(c).float()).double().numpy()
+    hook.remove()
+    np.testing.assert_allclose(z_w - z_k, corr, rtol=0, atol=1e-12 * np.abs(z_w).max())
+    bound = steps * lr * np.sqrt(10) * (hidden[0].abs().sum(dim=1).double().numpy() + 1)
+    assert np.all(np.abs(corr) <= bound[:, None])
+    assert np.abs(corr).max() >= 1e-6 * bound.max()
 
 
 def test_gradient_penalty_of_a_linear_critic_is_known():
@@ -153,14 +181,6 @@ def test_conditional_mean_penalty_is_unbiased_for_the_squared_conditional_mean()
     quiet = Affine(a, 0.0)
     torch.testing.assert_close(conditional_mean_penalty(quiet, c, noise=n1, noise2=n2),
                                (quiet(n1, c) ** 2).sum(1).mean())
-
-
-def test_energy_distance_known_answers():
-    """ED(x, x) with U-statistics is 2·mean|X−X| (diagonal included) − 2·mean_{i≠j}|X−X'|, i.e. 0 for
-    a single point repeated, and for two point masses a, b it is 2|a − b|."""
-    a, b = np.zeros((3, 2)), np.ones((4, 2))
-    assert _energy_distance(a, b) == pytest.approx(2 * np.sqrt(2))
-    assert _energy_distance(a, a) == pytest.approx(0.0)
 
 
 def test_same_seed_same_weights_and_different_seed_differs(ds):
@@ -269,7 +289,7 @@ def _nan_after(monkeypatch, first_bad: int, n_bad: int | None):
 def test_divergence_guard_rolls_back_once_and_finishes(ds, tmp_path, monkeypatch, caplog):
     # a generator step makes 2 x (2 + 1 penalty) + 1 critic calls with n_critic=2: call 40 is in step 6
     _nan_after(monkeypatch, first_bad=40, n_bad=1)
-    with caplog.at_level(logging.WARNING, logger="uqgan.training.wgan"):
+    with caplog.at_level(logging.WARNING, logger="uqgan.generators.wgan.trainer"):
         gen = make_generator("wgan-gp", steps=8, log_every=2, checkpoint_every=4, **TINY).fit(ds, directory=tmp_path)
     msgs = [r.getMessage() for r in caplog.records if "rolled back" in r.getMessage()]
     assert len(msgs) == 1 and "rolled back to step 4" in msgs[0] and "step 6" in msgs[0] and "nan" in msgs[0]
@@ -282,7 +302,7 @@ def test_divergence_guard_rolls_back_once_and_finishes(ds, tmp_path, monkeypatch
 
 def test_divergence_guard_gives_up_with_the_step_and_cause(ds, monkeypatch, caplog):
     _nan_after(monkeypatch, first_bad=40, n_bad=None)
-    with caplog.at_level(logging.WARNING, logger="uqgan.training.wgan"):
+    with caplog.at_level(logging.WARNING, logger="uqgan.generators.wgan.trainer"):
         # the guard rolled back from step 6 to 4, then step 5 blew up twice more: the last cause is named
         match = r"at step 5 \(critic iteration 1 of 2\): critic loss is nan.*max_rollbacks=2"
         with pytest.raises(TrainingDiverged, match=match):
@@ -311,6 +331,10 @@ def test_divergence_guard_gives_up_with_the_step_and_cause(ds, monkeypatch, capl
     ("wgan-gp", {"max_rollbacks": -1}, "max_rollbacks"),
     ("wgan-gp", {"num_threads": 0}, "num_threads"),
     ("wgan-gp", {"mean_penalty": -1.0}, "mean_penalty"),
+    ("wgan-gp", {"residuals": "pooled"}, "residuals"),
+    ("wgan-gp", {"gan_dims": 0}, "gan_dims"),
+    ("wgan-gp", {"gan_dims": 3, "residuals": "replicate"}, "gan_dims"),
+    ("wgan-gp", {"architecture": "conv1d"}, "architecture"),
     ("wgan-clip", {"clip": 0.0}, "clip"),
     ("wgan-clip", {"gp_lambda": 10.0}, "gp_lambda"),
 ])
@@ -344,59 +368,6 @@ def test_cuda_training_and_sampling_match_the_cpu_law(ds, tmp_path):
 
 # ------------------------------------------------------------------------------------------------
 # Known answers against fresh truth at held-out points (slow: a default-size network, ~1000 steps)
-def _held_out_truth(kind: str, *, m: int, n: int, seed: int, **options):
-    """``m`` new parameter points (amplitude 1) and ``n`` fresh truth histories at each, flattened;
-    ``options`` go to :func:`synthetic_histories`."""
-    from uqgan.data.synthetic import RANGES
-
-    rng = np.random.default_rng(seed)
-    pts = {k: rng.uniform(lo, hi, m) for k, (lo, hi) in RANGES.items()}
-    pts["load_amplitude"] = np.ones(m)
-
-    def draw(r):
-        return [synthetic_histories(kind, {k: np.full(n, v[j]) for k, v in pts.items()}, rng=r, **options)
-                .reshape(n, -1) for j in range(m)]
-
-    return pts, draw, rng
-
-
-def _generated(gen, pts, n: int, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    m = len(pts["load_amplitude"])
-    return [gen.sample({k: v[j:j + 1] for k, v in pts.items()}, n=n, rng=rng)["u_bc"].values.reshape(n, -1)
-            for j in range(m)]
-
-
-def _mean_ed(samples: list[np.ndarray], truth: list[np.ndarray]) -> float:
-    return float(np.mean([_energy_distance(s, t) for s, t in zip(samples, truth, strict=True)]))
-
-
-def _paired_permutation_pvalue(a: list[np.ndarray], b: list[np.ndarray], truth: list[np.ndarray], *,
-                               n_perm: int, rng: np.random.Generator) -> float:
-    """One-sided permutation test of H0 "a and b have the same law at every point" against "a is closer
-    to the truth": statistic mean_j [ED(b_j, T_j) − ED(a_j, T_j)]; under H0 the a/b labels of the pooled
-    draws at each point are exchangeable, so they are re-drawn at random within each point."""
-    from scipy.spatial.distance import cdist
-
-    pre = []
-    for aj, bj, tj in zip(a, b, truth, strict=True):
-        z = np.vstack([aj, bj])
-        pre.append((cdist(z, tj).mean(1), cdist(z, z), aj.shape[0]))
-
-    def ed_part(u, d, i) -> float:  # 2 E|X − T| − E|X − X'| (the truth-truth term cancels in the difference)
-        return 2 * u[i].mean() - d[np.ix_(i, i)].sum() / (len(i) * (len(i) - 1))
-
-    def stat(perms) -> float:
-        out = 0.0
-        for (u, d, na), idx in zip(pre, perms, strict=True):
-            out += ed_part(u, d, idx[na:]) - ed_part(u, d, idx[:na])
-        return out / len(pre)
-
-    observed = stat([np.arange(len(u)) for u, _, _ in pre])
-    null = np.array([stat([rng.permutation(len(u)) for u, _, _ in pre]) for _ in range(n_perm)])
-    return float((1 + np.sum(null >= observed)) / (1 + n_perm))
-
-
 @pytest.mark.slow
 def test_wgan_gp_beats_pca_gaussian_on_random_arrival_times():
     """``arrival``: u = A·pulse(t − t0(c) − δ), δ random: the POD coefficients are neither Gaussian
@@ -407,7 +378,7 @@ def test_wgan_gp_beats_pca_gaussian_on_random_arrival_times():
     pts, draw, rng = _held_out_truth("arrival", m=8, n=100, seed=123)
     truth = draw(rng)
     pca = make_generator("pca-gaussian").fit(ds)
-    wgan = make_generator("wgan-gp", steps=1000, device="cpu").fit(ds)
+    wgan = make_generator("wgan-gp", steps=1000, device="cpu", residuals="replicate").fit(ds)
     a, b = _generated(wgan, pts, 100, seed=1), _generated(pca, pts, 100, seed=2)
     ed_wgan, ed_pca = _mean_ed(a, truth), _mean_ed(b, truth)
     p = _paired_permutation_pvalue(a, b, truth, n_perm=500, rng=np.random.default_rng(0))
@@ -432,9 +403,12 @@ def test_wgan_gp_keeps_a_gaussian_residual_at_the_truth_floor(tmp_path):
     x 8 replicates kriging-gaussian scored 1.16 (its mean's error comes from the noise of the
     design-point means and from the pulse's sharpness). Here: pulses 3x wider (``width_scale=3``), 200 points x
     24 replicates, ``pod_energy=0.99999`` (20 modes; at 0.999 the POD projection of the truth alone
-    costs ~0.02). Measured: floor −0.0004 ± 0.0018, limit 0.0050; kriging-gaussian −0.0007;
-    WGAN-GP at the default settings (lr 1e-4 for both networks, 1000 steps) 0.0039 for the model
-    kept (step 450) and 0.0037 at the last step. Those two use another stream of draws: on 20
+    costs ~0.02). Measured with uqgan.stats.metrics.energy_distance (a V-statistic, biased up by
+    ~E|X − X'|/n, so the floor is positive): floor 0.0115 ± 0.0018, limit 0.0168; kriging-gaussian
+    0.0110; the replicate correction (lr 1e-4 for both networks, 1000 steps) 0.0158 for the model kept
+    (step 350) and 0.0155 at the last step. With the earlier U-statistic (unbiased within-sample
+    terms) the same design measured floor −0.0004 ± 0.0018, limit 0.0050, kriging-gaussian −0.0007,
+    WGAN-GP 0.0039 kept (step 450) / 0.0037 last step; there, on 20
     sampling seeds the untrained WGAN (kriging-gaussian's law) scores 0.0006 ± 0.0013 and the
     trained one +0.0008 (kept) / +0.0002 (last step) above it, paired. Without the conditional-mean
     penalty (``mean_penalty=0``) the correction's mean drifted by 0.09-2.3 (history norm; the
@@ -447,7 +421,8 @@ def test_wgan_gp_keeps_a_gaussian_residual_at_the_truth_floor(tmp_path):
     limit = floors.mean() + 3 * floors.std(ddof=1)
     opts = dict(pod_energy=0.99999)
     kg = make_generator("kriging-gaussian", **opts).fit(ds)
-    wgan = make_generator("wgan-gp", steps=1000, device="cpu", **opts).fit(ds, directory=tmp_path)
+    wgan = make_generator("wgan-gp", steps=1000, device="cpu", residuals="replicate", **opts).fit(
+        ds, directory=tmp_path)
     ed_kg = _mean_ed(_generated(kg, pts, 100, seed=1), truth)
     ed_wgan = _mean_ed(_generated(wgan, pts, 100, seed=1), truth)
     wgan.network.load_state_dict(torch.load(latest_checkpoint(tmp_path), weights_only=True)["generator"])

@@ -18,12 +18,13 @@ from _wgan_helpers import weights as _weights  # noqa: E402
 
 from uqgan.data.synthetic import synthetic_bc_dataset  # noqa: E402
 from uqgan.generators import Generator, make_generator  # noqa: E402
-from uqgan.generators.wgan import WGANGP, ConvCorrection, ConvCritic, _PODMap  # noqa: E402
+from uqgan.generators.wgan.model import WGANGP  # noqa: E402
+from uqgan.generators.wgan.networks import ConvCorrection, ConvCritic, _PODMap  # noqa: E402
 
 # tiny networks and data: each fit below takes well under a second on one busy core
 TINY = dict(architecture="conv1d", conv_channels=8, conv_layers=3, hidden=16, latent_dim=3, batch_size=16,
             n_critic=2, k_individual=2, n_restarts=0, validation_fraction=0.25, validation_samples=16, device="cpu",
-            seed=3)
+            seed=3, residuals="replicate")
 KG = {k: TINY[k] for k in ("k_individual", "n_restarts", "validation_fraction", "seed")}
 
 
@@ -147,7 +148,7 @@ def test_save_load_round_trip_samples_bit_for_bit_without_the_fixed_maps(ds, tmp
 def test_conv_critic_options_and_weight_clipping_train(ds, tmp_path):
     opts = {**TINY, "critic_conditioning": "film", "critic_layer_norm": True}
     gen = make_generator("wgan-clip", steps=2, log_every=2, clip=0.02, **opts).fit(ds, directory=tmp_path / "c")
-    from uqgan.training.wgan import latest_checkpoint
+    from uqgan.generators.wgan.checkpoint import latest_checkpoint
 
     ck = torch.load(latest_checkpoint(tmp_path / "c"), weights_only=True)
     assert max(float(v.abs().max()) for v in ck["critic"].values()) <= 0.02

@@ -562,7 +562,7 @@ def train(
     generator: Annotated[str, typer.Option(
         help=f"One of {', '.join(GENERATOR_NAMES)} (docs/generators.md).")] = "wgan-gp",
     steps: Annotated[
-        int | None, typer.Option(help="Generator steps of the adversarial training (wgan-*; default 2000).")
+        int | None, typer.Option(help="Generator steps of the adversarial training (wgan-*; default 3000).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto (cuda when present), cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the split, the initialisation and the training draws.")] = 0,

@@ -35,6 +35,7 @@ __all__ = [
     "plot_data",
     "plot_design",
     "plot_qoi_histograms",
+    "plot_training",
     "plot_variance_split",
 ]
 
@@ -467,4 +468,31 @@ def plot_convergence(convergence, path: str | Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("Monte Carlo convergence of the means", fontsize=11)
+    return _save(fig, path)
+
+
+def plot_training(metrics_csv: str | Path, path: str | Path, *, best_step: int | None = None) -> Path | None:
+    """Loss curves and the validation metric of a WGAN training run, from its ``metrics.csv``
+    (:class:`uqgan.generators.wgan.checkpoint.MetricsLog`): the Wasserstein estimate
+    E[D(real)] − E[D(fake)], the generator loss, the gradient penalty and the validation energy
+    distance against the generator step, with the step kept marked. None when the file has no rows."""
+    data = np.genfromtxt(metrics_csv, delimiter=",", names=True, ndmin=1)
+    if data.size == 0:
+        return None
+    fig = _figure(figsize=(10, 6.5))
+    axes = fig.subplots(2, 2, sharex=True)
+    step = data["step"]
+    panels = [(axes[0, 0], -data["critic_loss"], "Wasserstein estimate E[D(real)] − E[D(fake)]"),
+              (axes[0, 1], data["generator_loss"], "generator loss −E[D(fake)]"),
+              (axes[1, 0], data["penalty"], "gradient penalty"),
+              (axes[1, 1], data["validation_energy_distance"], "validation energy distance")]
+    for ax, y, title in panels:
+        ax.plot(step, y, lw=1.2)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    if best_step is not None:
+        axes[1, 1].axvline(best_step, color="C3", ls="--", lw=1, label=f"best step {best_step}")
+        axes[1, 1].legend(fontsize=8)
+    for ax in axes[1]:
+        ax.set_xlabel("generator step")
     return _save(fig, path)

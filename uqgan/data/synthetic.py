@@ -50,8 +50,12 @@ def synthetic_histories(kind: str, params: dict[str, np.ndarray], *, n_time: int
     elif kind == "arrival":
         delta = rng.normal(0.0, 0.15, m)[:, None, None, None] * width
         u = _pulse(t, t0 + delta, width) * comp
+    elif kind == "bimodal":
+        sign = rng.choice([-1.0, 1.0], m)
+        split = sign * (0.25 + 0.35 * pos) + rng.normal(0.0, 0.05, m)
+        u = _pulse(t, t0 + split[:, None, None, None] * width, width) * comp
     else:
-        raise ValueError(f"kind={kind!r}: must be 'gaussian' or 'arrival'")
+        raise ValueError(f"kind={kind!r}: must be 'gaussian', 'arrival' or 'bimodal'")
     return amp[:, None, None, None] * np.broadcast_to(u, (m, n_time, n_nodes, 2))
 
 
@@ -67,6 +71,10 @@ def synthetic_bc_dataset(kind: str = "gaussian", *, n_points: int = 40, replicat
       are fixed smooth orthonormal space-time modes.
     - ``"arrival"``: u = A · pulse(t − t0(c) − δ), δ ~ N(0, (0.15 w)²): a random arrival time, which no
       linear-Gaussian model of the POD coefficients can represent.
+    - ``"bimodal"``: u = A · pulse(t − t0(c) − δ w), δ = ±(0.25 + 0.35 p) + N(0, 0.05²) with an equiprobable
+      sign: the pulse arrives early or late by an amount that grows with the position p, so the
+      deviation from the conditional mean has two modes whose separation depends on c (no Gaussian
+      can be right).
 
     The pulse is ``cos²(π s / 2)`` on ``|s| < 1``, ``s = (t − t0) / w``, with arrival
     ``t0 = 0.25 + 0.3 p² + 0.1 sin(3 d) + 0.05 j / (N − 1)`` at node ``j`` of ``N`` and width

@@ -9,8 +9,8 @@
                           from the design points nearest to the parameters (not Gaussian)
 ``plom``                  probabilistic learning on manifolds (Soize & Ghanem 2016) of the
                           parameters and the runs' deviations from the kriging mean
-``wgan-gp``               kriging mean + Gaussian residual + a conditional WGAN-GP correction
-                          (Gulrajani et al. 2017), FiLM-conditioned MLPs (needs torch)
+``wgan-gp``               kriging mean + a conditional WGAN-GP (Gulrajani et al. 2017) of the
+                          runs' deviations from it given c, FiLM-conditioned MLPs (needs torch)
 ``wgan-clip``             the same with the original weight-clipping WGAN (Arjovsky et al. 2017)
 ========================= ==================================================================
 """
@@ -34,8 +34,8 @@ class GeneratorError(ValueError):
 #: every generator: name -> (module of uqgan.generators that defines it, whether it needs torch). The one
 #: list of generator names: the CLI, the docs and :meth:`Generator.load` read it.
 _REGISTRY: dict[str, tuple[str, bool]] = {
-    "wgan-gp": ("wgan", True),
-    "wgan-clip": ("wgan", True),
+    "wgan-gp": ("wgan.model", True),
+    "wgan-clip": ("wgan.model", True),
     "kriging-gaussian": ("gaussian", False),
     "kriging-resample": ("gaussian", False),
     "pca-gaussian": ("gaussian", False),
