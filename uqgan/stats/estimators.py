@@ -48,12 +48,12 @@ __all__ = [
 
 _STD_METHODS = ("bonett", "bca", "chi2", "bootstrap")
 _MEAN_METHODS = ("t", "bca")
-# smallest n at which the Student-t interval for the mean held >= 93 % at 95 % nominal on the
-# skewed laws of docs/coverage.md (lognormal sigma = 0.5, Gumbel, 90/10 lognormal mixture)
+# below this n the mean's interval always carries a note (the t interval's coverage on skewed
+# laws there: docs/coverage.md, "Mean")
 _MEAN_T_MIN_N = 32
 _DEFAULT_N_RESAMPLES = 2000
-# below this n, Bonett's std interval covered < 93 % on the heavy-tailed laws of docs/coverage.md
-# (whatever the sample's own kurtosis said: the samples that miss are those that saw no tail)
+# below this n the std's interval always carries a note, whatever the sample's own kurtosis
+# (why, and the measured coverage: docs/coverage.md, "Standard deviation")
 _STD_MIN_N = 256
 # numpy's default quantile definition, used for every point estimate of a quantile here
 _NUMPY_QUANTILE_METHOD = "linear"
@@ -214,9 +214,9 @@ def _bootstrap_bca(a: np.ndarray, statistic, level: float, rng: np.random.Genera
 
 def _cochran_note(a: np.ndarray, level: float) -> str:
     """Empty, or why a mean's CLT interval is too short for its level at this ``n``: ``n < 32``
-    or Cochran's rule ``n < 25 g₁²`` (Cochran 1977, *Sampling Techniques*, 3rd ed., §2.15; ``g₁``
-    the sample skewness of the averaged terms), the conditions under which the t interval covered
-    less than 93 % at 95 % on the skewed laws of docs/coverage.md."""
+    or Cochran's rule ``n < 25 g₁²`` fails (Cochran 1977, *Sampling Techniques*, 3rd ed., §2.15;
+    ``g₁`` the bias-corrected sample skewness of the averaged terms, ``scipy.stats.skew``). The
+    coverage measured where the note fires is in docs/coverage.md."""
     n = a.size
     if n >= 3 and np.ptp(a) > 0:
         g1 = float(stats.skew(a, bias=False))
@@ -227,7 +227,7 @@ def _cochran_note(a: np.ndarray, level: float) -> str:
         return ""
     return (f"n={n} is too small for the {level:.0%} level on this skewed sample (skewness {g1:.2f}; Cochran's "
             f"rule asks n >= 25 g1^2 = {need}, and n >= {_MEAN_T_MIN_N}): the interval covers less than its "
-            f"level (0.84-0.92 measured on skewed laws, docs/coverage.md); draw more samples")
+            f"level (measured in docs/coverage.md); draw more samples")
 
 
 def mean_ci(x, *, level: float = 0.95, method: str = "t", rng: np.random.Generator | None = None,
@@ -237,13 +237,13 @@ def mean_ci(x, *, level: float = 0.95, method: str = "t", rng: np.random.Generat
     ``method="t"``: ``x̄ ± t_{n-1, (1+level)/2} · s / √n`` with ``s`` the ddof = 1 sample standard
     deviation (Student 1908). Exact for normal data; otherwise valid by the central limit theorem,
     with under-coverage for small ``n`` and skewed data (the skewness enters the coverage error at
-    order ``n^{-1/2}``; Hall 1992, *The Bootstrap and Edgeworth Expansion*, §3.5). Measured on skewed
-    laws (docs/coverage.md) it holds ≥ 93 % at 95 % nominal from ``n = 32``; below that
-    ``extra["note"]`` says the interval is too narrow for its level.
+    order ``n^{-1/2}``; Hall 1992, *The Bootstrap and Edgeworth Expansion*, §3.5). ``extra["note"]``
+    says where the interval is too narrow for its level (``n < 32`` or Cochran's rule failing, see
+    ``_cochran_note``); its measured coverage on skewed laws is in docs/coverage.md.
 
     ``method="bca"``: bias-corrected and accelerated bootstrap (Efron 1987, J. Am. Stat. Assoc.
-    82:171; ``scipy.stats.bootstrap``), which corrects the skewness term at order ``n^{-1/2}``; see
-    docs/coverage.md for where it helps.
+    82:171; ``scipy.stats.bootstrap``), which corrects the skewness term at order ``n^{-1/2}``;
+    its measured coverage is in docs/coverage.md.
 
     Parameters
     ----------
@@ -330,12 +330,11 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
     the delta-method interval for ``ln s²`` (``Var s² ≈ σ⁴ (γ - (n-3)/(n-1)) / n``) with the kurtosis
     estimated, not assumed to be 3 (the squared bounds are Bonett's interval for the variance).
     Its standard error, kept in ``se``, is the delta method for ``s``:
-    ``se = s/2 · √((γ̂ - (n-3)/n)/(n-1))``. Chosen as the default by coverage and width against BCa
-    on skewed laws (docs/coverage.md): it covers closer to nominal at every ``n`` measured and costs
-    no resampling. It still under-covers for small ``n`` on heavy tails (the kurtosis estimate is
-    biased low there: 0.87-0.92 at ``n = 16-64`` on lognormal σ = 0.5 and Gumbel laws, 0.93-0.95 at
-    ``n = 256``); ``extra["note"]`` says so below ``n = 256``. No interval compared (Bonett, BCa,
-    a studentized bootstrap of ``ln s²``, Miller's jackknife) reached 93 % there.
+    ``se = s/2 · √((γ̂ - (n-3)/n)/(n-1))``. The interval is asymptotically exact for any law with a
+    finite fourth moment, but for small ``n`` on heavy tails the kurtosis estimate is biased low and
+    the interval is too short; ``extra["note"]`` says so below ``n = 256``. Why it is the default
+    (coverage and width against BCa and the other methods tried) and its measured coverage:
+    docs/coverage.md.
 
     ``method="bca"``: BCa bootstrap of ``s`` (Efron 1987; ``scipy.stats.bootstrap``; ``n_boot``
     resamples); ``se`` is the bootstrap standard error.
@@ -343,8 +342,8 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
     ``method="chi2"`` (normal theory): ``(n-1) s²/σ² ~ χ²_{n-1}`` gives
     ``σ ∈ [s √((n-1)/χ²_{n-1,(1+level)/2}), s √((n-1)/χ²_{n-1,(1-level)/2})]`` (Casella & Berger 2002,
     Ch. 9); ``se = s/√(2(n-1))``. **Exact only for normal data**: the variance of ``s²`` grows with
-    the kurtosis, so on skewed or heavy-tailed QoIs it under-covers (about 70 % on a lognormal with
-    σ = 0.5 at any ``n``, docs/coverage.md) and more samples do not fix it.
+    the kurtosis, so on skewed or heavy-tailed QoIs it under-covers at every ``n`` and more samples
+    do not fix it (docs/coverage.md).
 
     ``method="bootstrap"``: percentile bootstrap (Efron & Tibshirani 1993, Ch. 13), kept for
     comparison; ``se`` is the bootstrap standard error.
@@ -382,8 +381,8 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
         lo, hi, kurt, se_log = _bonett(a, lv)
         note = ("" if n >= _STD_MIN_N else
                 f"n={n} < {_STD_MIN_N}: on a skewed, heavy-tailed QoI the kurtosis is underestimated and the "
-                f"{lv:.0%} interval of the std covers less than its level (0.87-0.92 measured at n = 32-64 on "
-                f"lognormal, Gumbel and mixture laws, docs/coverage.md); draw more samples")
+                f"{lv:.0%} interval of the std covers less than its level (measured in docs/coverage.md); "
+                f"draw more samples")
         return Estimate(sd, math.sqrt(lo), math.sqrt(hi), "bonett", n, {"kurtosis": kurt, "note": note},
                         se=0.5 * sd * se_log)
     if method == "chi2":
@@ -579,21 +578,19 @@ def mfmc_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95) -> Estimate
     the interval is ``ŝ ± t_{N-2,(1+level)/2} √(Var ŝ)``: the normal approximation, with the Student-t
     quantile on ``N - 2`` degrees of freedom (one estimated control coefficient; Lavenberg, Moeller &
     Welch 1982, Oper. Res. 30:182) in place of ``z`` as a small-``N`` correction. It tends to ``z``
-    as ``N`` grows (``t_{48} = 2.01`` vs ``z = 1.96``); with ``z``, ``N = 50`` pairs gave 94.2 %
-    coverage instead of 94.8 % in the tests' biased-cheap-model case (20 000 repetitions).
+    as ``N`` grows (``t_{48} = 2.01`` vs ``z = 1.96``); the coverage with either is in
+    docs/coverage.md.
 
     Estimating ``α`` from the same pairs makes ``ŝ`` biased by ``O(1/N)`` (``α̂`` is correlated with
     ``ȳ_lo,N``; the bias vanishes for jointly Gaussian outputs, where sample covariances are
     independent of sample means), small next to the ``O(1/√N)`` standard error. The plug-in variance
     above ignores the variability of ``α̂`` and its correlation with the means, which on skewed
-    outputs is not small: on a 90/10 lognormal mixture with ``N = 32``, ``ρ = 0.7`` it covered 85 %
-    (docs/coverage.md). The standard error used is therefore the jackknife over the ``N`` pairs
+    outputs is not small. The standard error used is therefore the jackknife over the ``N`` pairs
     (Efron & Stein 1981, Ann. Stat. 9:586: conservative in expectation), ``α`` re-estimated on each
     delete-one sample (O(N) by downdating the sums), plus the extra cheap samples' share
-    ``α² Var(y_lo) M/(N+M)²`` that deleting pairs does not see; it brought that case to 91 % and
-    every case at ``N >= 32`` on lognormal and Gumbel laws to 94-96 %. The plug-in value is kept in
-    ``extra["se_plugin"]``. ``extra["note"]`` applies Cochran's rule to the control-variate
-    residuals ``y_hi - α y_lo`` (see :func:`mean_ci`).
+    ``α² Var(y_lo) M/(N+M)²`` that deleting pairs does not see. The plug-in value is kept in
+    ``extra["se_plugin"]``; the coverage of both is in docs/coverage.md. ``extra["note"]`` applies
+    Cochran's rule to the control-variate residuals ``y_hi - α y_lo`` (see :func:`mean_ci`).
 
     Parameters
     ----------
@@ -664,12 +661,11 @@ def ppi_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95, tuned: bool 
     PPI) or ``n - 2`` (PPI++, one more estimated coefficient) is a small-``n`` correction that tends
     to ``z`` as ``n`` grows, the same as for :func:`mfmc_mean`. With ``N → ∞`` and normal data,
     plain PPI is the mean of the ``n`` rectifier terms plus a known constant, so ``t_{n-1}`` is exact.
-    In this module's tests (``n = 50``, 20 000 repetitions) a noisy cheap model that puts ``λ̂``
-    near 0.3 gave 93.4 % coverage with ``z``.
+    The coverage with ``z`` and with ``t`` is in docs/coverage.md.
 
     For PPI++ the variance above is a plug-in at the estimated ``λ̂``; as for :func:`mfmc_mean` it
-    ignores the variability of ``λ̂`` (85 % coverage on a 90/10 lognormal mixture at ``n = 32``,
-    docs/coverage.md), so the standard error used is the jackknife over the ``n`` pairs with ``λ``
+    ignores the variability of ``λ̂`` (measured in docs/coverage.md), so the standard error used is
+    the jackknife over the ``n`` pairs with ``λ``
     re-estimated (and clipped) on each delete-one sample, plus ``λ̂² Var(y_lo_extra)/N``. For plain
     PPI (fixed ``λ = 1``) that jackknife equals ``Var(rect)/n`` exactly, so the closed form is kept.
     ``extra["note"]`` applies Cochran's rule to the rectifier terms (see :func:`mean_ci`).
@@ -681,10 +677,10 @@ def ppi_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95, tuned: bool 
     interpolates between the classical mean (``λ = 0``) and PPI (``λ = 1``) and never does worse than
     either asymptotically. ``Cov`` and ``Var(y_lo)`` both come from the pairs, so that
     ``λ̂ = β̂/(1 + n/N)`` with ``β̂`` the least-squares slope of ``y_hi`` on ``y_lo``. (The authors'
-    ``ppi_py`` takes ``Var(y_lo)`` from all ``n + N`` cheap samples; with heavy-tailed outputs and
-    ``n = 50`` that ratio of covariances from different samples swings with the pairs' spread, is
-    correlated with ``mean(y_lo_paired)`` and gave 92.5 % coverage and a 0.2-SE bias in this module's
-    tests, against 94.6 % and 0.01 SE from the pairs alone.) Compared with :func:`mfmc_mean`, the clip forbids
+    ``ppi_py`` takes ``Var(y_lo)`` from all ``n + N`` cheap samples; with heavy-tailed outputs that
+    ratio of covariances from different samples swings with the pairs' spread and is correlated
+    with ``mean(y_lo_paired)``, which biases ``θ̂`` and shortens the interval; the comparison is in
+    docs/coverage.md.) Compared with :func:`mfmc_mean`, the clip forbids
     ``λ > 1``, which a cheap model with a too-small slope would want. Estimating ``λ̂`` from the pairs
     adds an ``O(1/n)`` bias, negligible next to the standard error.
 
@@ -765,8 +761,8 @@ def ppi_quantile(y_hi, y_lo_paired, y_lo_extra, q: float, *, level: float = 0.95
     ``|μ₀|(1 - |μ₀|)`` with ``μ₀ = q - F̂_lo(θ)`` the rectifier's mean under that null (the variance
     of a one-signed ``d`` with that mean; the same idea as the Wilson interval's null variance):
     near a tail quantile a biased cheap model makes ``d`` non-zero for only a few of the ``n``
-    pairs, often none, and the sample variance alone then collapsed the interval (71-81 % coverage
-    for the 5 and 95 % quantiles at ``n = 32``, docs/coverage.md). The interval returned is
+    pairs, often none, and the sample variance alone then collapsed the interval (measured in
+    docs/coverage.md). The interval returned is
     ``[min C, sup C]``, the hull of ``C`` (``C`` need not be an interval since ``F̂`` is not
     monotone, so the hull is conservative), and the
     point estimate is the smallest grid ``θ`` with ``F̂(θ) >= q`` (where ``F̂`` crosses ``q``; the
