@@ -65,11 +65,37 @@ def test_mean_ci_coverage_exponential_n1000():
 
 
 def test_mean_ci_closed_form():
-    """x = 1..4: mean 2.5, s = sqrt(5/3), half-width t_{3, 0.975} s / 2."""
-    e = mean_ci([1.0, 2.0, 3.0, 4.0])
+    """x = 1..4: mean 2.5, s = sqrt(5/3), half-width t_{3, 0.975} s / 2. The sample is symmetric
+    (skewness 0), so Hall's default interval is the t interval to rounding."""
     half = stats.t.ppf(0.975, 3) * math.sqrt(5.0 / 3.0) / 2.0
+    e = mean_ci([1.0, 2.0, 3.0, 4.0], method="t")
     assert (e.value, e.lower, e.upper) == pytest.approx((2.5, 2.5 - half, 2.5 + half), rel=1e-12)
     assert e.method == "student-t" and e.n == 4 and e.extra["df"] == 3
+    h = mean_ci([1.0, 2.0, 3.0, 4.0])
+    assert h.method == "hall-t" and (h.value, h.lower, h.upper) == pytest.approx((e.value, e.lower, e.upper), rel=1e-12)
+
+
+def test_mean_ci_hall_inverts_the_cubic():
+    """Hall's interval is {mu : |g(T(mu))| <= t} with T = (xbar - mu)/(s/sqrt n) and
+    g(T) = T + a T^2 + a^2 T^3/3 + b, a = g1/(3 sqrt n), b = g1/(6 sqrt n): each bound solved here by
+    brentq on g (monotone) to 1e-12, independent of the closed-form inverse used by mean_ci. On a
+    right-skewed sample the interval reaches further above the mean than below, and the point
+    estimate is the plain mean (bit-equal to the t interval's)."""
+    x = np.random.default_rng(7).lognormal(0.0, 1.0, 40)
+    e, t_int = mean_ci(x), mean_ci(x, method="t")
+    n, m, se = x.size, x.mean(), x.std(ddof=1) / math.sqrt(x.size)
+    g1 = stats.skew(x, bias=True)
+    a, b = g1 / (3 * math.sqrt(n)), g1 / (6 * math.sqrt(n))
+    q = stats.t.ppf(0.975, n - 1)
+
+    def g(t):
+        return t + a * t**2 + a**2 * t**3 / 3 + b
+
+    t_hi = optimize.brentq(lambda t: g(t) - q, -50, 50, xtol=1e-13)
+    t_lo = optimize.brentq(lambda t: g(t) + q, -50, 50, xtol=1e-13)
+    assert (e.lower, e.upper) == pytest.approx((m - t_hi * se, m - t_lo * se), rel=1e-10)
+    assert e.value == t_int.value and e.se == t_int.se and e.extra["skewness"] == pytest.approx(g1)
+    assert e.upper - e.value > 1.2 * (e.value - e.lower)  # g1 = 1.96 here: ratio 1.68
 
 
 def test_std_ci_chi2_coverage_normal():
