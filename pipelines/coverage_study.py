@@ -7,7 +7,8 @@ lognormals LN(0, 0.25) and LN(1, 0.25) (a secondary mode 2.7× higher, skewness 
 
 - Single fidelity, ``n`` = 16, 32, 64, 256 samples: the mean (Hall's skewness-corrected t, the
   default; Student t, the former default; BCa), the standard
-  deviation (Bonett, the default; BCa; chi-square, the former default), the 5/50/95/99 % quantiles
+  deviation (Bonett with small-sample modifications, the default; Bonett; BCa; chi-square, the
+  former defaults), the 5/50/95/99 % quantiles
   (order statistics) and the exceedance probabilities ``P(X > ξ_0.9)`` and ``P(X > ξ_0.99)``
   (Wilson).
 - Multi-fidelity, ``n_full`` = 16, 32, 64 expensive samples and ``N_cheap`` = 2048 further cheap
@@ -52,7 +53,7 @@ MF_QUANTILES = (0.05, 0.5, 0.95)
 EXCEED = (0.1, 0.01)  # P(X > true (1-p)-quantile) = p
 N_RESAMPLES = 2000  # the estimators' default bootstrap size
 BAND = (0.93, 0.975)  # the acceptance band of issue 13 for n >= 32
-_FORMER_DEFAULTS = ("std, chi2", "mean, student-t")  # measured for comparison, no longer reported
+_FORMER_DEFAULTS = ("std, chi2", "std, bonett", "mean, student-t")  # measured for comparison, no longer reported
 
 
 class _Mixture:
@@ -152,7 +153,9 @@ def single_fidelity(*, reps: int, reps_bootstrap: int, seed: int, laws=None, ns=
             out.append(_cell("mean, hall-t", name, n, None, [mean_ci(r, level=LEVEL) for r in x], mean))
             out.append(_cell("mean, student-t", name, n, None, [mean_ci(r, level=LEVEL, method="t") for r in x],
                              mean))
-            out.append(_cell("std, bonett", name, n, None, [std_ci(r, level=LEVEL) for r in x], sd))
+            out.append(_cell("std, bonett-t", name, n, None, [std_ci(r, level=LEVEL) for r in x], sd))
+            out.append(_cell("std, bonett", name, n, None, [std_ci(r, level=LEVEL, method="bonett") for r in x],
+                             sd))
             out.append(_cell("std, chi2", name, n, None, [std_ci(r, level=LEVEL, method="chi2") for r in x], sd))
             if bootstrap:
                 xb = x[:reps_bootstrap]

@@ -101,7 +101,7 @@ def test_pipeline_writes_table_json_and_figure(study, tmp_path, capsys):
     """The script at a tiny size: every cell present in the JSON, a figure, and a printed table."""
     assert study.main(["--reps", "20", "--reps-bootstrap", "20", "--reps-mf", "20", "--out", str(tmp_path)]) == 0
     out = json.loads((tmp_path / "coverage.json").read_text())
-    n_single = len(study.LAWS) * len(study.N_SINGLE) * (6 + len(study.QUANTILES) + len(study.EXCEED))
+    n_single = len(study.LAWS) * len(study.N_SINGLE) * (7 + len(study.QUANTILES) + len(study.EXCEED))
     n_multi = len(study.LAWS) * len(study.N_FULL) * len(study.RHOS) * (3 + len(study.MF_QUANTILES))
     assert len(out["cells"]) == n_single + n_multi
     assert (tmp_path / "coverage.png").stat().st_size > 10_000

@@ -132,13 +132,14 @@ def test_std_ci_bootstrap_reproducible_and_matches_chi2_for_normal_data():
     assert a.lower == pytest.approx(c.lower, abs=0.01) and a.upper == pytest.approx(c.upper, abs=0.01)
 
 
-def _bonett_by_hand(x, level=0.95):
-    """Bonett (2006, CSDA 50:775, eq. 3-4) written out term by term, for the closed-form test."""
+def _bonett_by_hand(x, level=0.95, small_sample=False):
+    """Bonett (2006, CSDA 50:775, eq. 3-4) written out term by term, for the closed-form test;
+    ``small_sample``: t_{n-1} in place of z and the median as the fourth moment's centre."""
     x = np.sort(np.asarray(x, float))
     n = x.size
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = stats.t.ppf(0.5 + level / 2, n - 1) if small_sample else stats.norm.ppf(0.5 + level / 2)
     g = int(n / (2 * math.sqrt(n - 4)))  # trimmed count per side, as scipy's trim_mean floors it
-    m = x[g:n - g].mean()
+    m = float(np.median(x)) if small_sample else x[g:n - g].mean()
     mean = x.mean()
     kurt = n * sum((xi - m) ** 4 for xi in x) / sum((xi - mean) ** 2 for xi in x) ** 2
     c = n / (n - z)
@@ -148,15 +149,21 @@ def _bonett_by_hand(x, level=0.95):
 
 
 def test_std_ci_bonett_closed_form():
-    """The default std interval against Bonett's formula evaluated term by term (rounding only)."""
+    """Bonett's interval and the default (t quantile, median-centred kurtosis) against the formula
+    evaluated term by term (rounding only); the default reaches further up on this skewed sample."""
     x = [2.1, 3.4, 1.9, 5.6, 2.8, 3.3, 9.7, 2.2, 4.1, 3.0, 2.6, 6.4]
-    e = std_ci(x)
+    e = std_ci(x, method="bonett")
     lo, hi, kurt = _bonett_by_hand(x)
     assert e.method == "bonett" and e.value == pytest.approx(np.std(x, ddof=1), rel=1e-12)
     assert (e.lower, e.upper, e.extra["kurtosis"]) == pytest.approx((lo, hi, kurt), rel=1e-12)
     # the kept standard error is the delta method for s: s/2 * se(ln s^2) without the factor c
     n = len(x)
     assert e.se == pytest.approx(0.5 * e.value * math.sqrt((kurt - (n - 3) / n) / (n - 1)), rel=1e-12)
+    d = std_ci(x)
+    lo_t, hi_t, kurt_t = _bonett_by_hand(x, small_sample=True)
+    assert d.method == "bonett-t" and d.value == e.value and d.se == e.se
+    assert (d.lower, d.upper, d.extra["kurtosis"]) == pytest.approx((lo_t, hi_t, kurt_t), rel=1e-12)
+    assert d.upper > e.upper
 
 
 def test_std_ci_bonett_coverage_normal_and_exponential():
@@ -625,3 +632,21 @@ def test_ppi_mean_matches_ppi_py():
     p = ppi_mean(x, y_lo, y_ex, tuned=False)
     assert p.value == pytest.approx(float(np.ravel(ppi_py.ppi_mean_pointestimate(x, y_lo, y_ex, lam=1))[0]),
                                     rel=1e-12)
+
+
+def test_multi_fidelity_note_reads_the_expensive_samples_skewness():
+    """A cheap model that tracks y_hi closely leaves near-normal residuals (no note from them), but
+    y_hi itself is lognormal(sigma = 1), skewness ~6 (sample value ~3 at n = 40): Cochran's rule
+    n >= 25 g1^2 asks for hundreds of samples, so both multi-fidelity estimates carry the note,
+    while the same data with a normal y_hi carry none."""
+    rng = np.random.default_rng(120)
+    y = rng.lognormal(0.0, 1.0, 40)
+    noise = rng.normal(0.0, 0.05, 40)
+    extra = rng.lognormal(0.0, 1.0, 2048)
+    assert stats.skew(y, bias=False) > 2.0 and abs(stats.skew(noise, bias=False)) < 1.0
+    for est in (mfmc_mean(y, y + noise, extra), ppi_mean(y, y + noise, extra)):
+        assert "too small" in est.extra["note"], est.extra["note"]
+    z = rng.normal(5.0, 1.0, 40)
+    z_extra = rng.normal(5.0, 1.0, 2048)
+    for est in (mfmc_mean(z, z + noise, z_extra), ppi_mean(z, z + noise, z_extra)):
+        assert est.extra["note"] == "", est.extra["note"]
