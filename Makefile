@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap.sh
 
 bootstrap: $(STAMP)
 
-## demo: run the main job on the built-in default case (about 7 minutes on 2 cores)
+## demo: run the main job on the built-in default case (about 7 minutes on 2 cores), then the
+## spine on the 3-D example case simulations/plate3d_hole (a few minutes; ParaView files of one run)
 demo: $(STAMP)
-	@echo "[make] demo: full model, a small campaign, then the whole spine at demo size (about 7 min on 2 cores)"
+	@echo "[make] demo: full model, a small campaign, then the whole spine at demo size (about 7 min on 2 cores), then the 3-D spine"
 	$(PY) pipelines/demo.py
 	$(PY) pipelines/spine.py
+	$(PY) pipelines/spine_3d.py
 
 ## test: the default (fast) suite, < 15 min on 2 cores
 test: $(STAMP)

@@ -1,6 +1,6 @@
 """uqgan benchmarks: one command, a table on stdout and JSON in benchmarks/results/.
 
-    python benchmarks/run.py [--quick] [--samples N] [--only full_model|campaign]
+    python benchmarks/run.py [--quick] [--samples N] [--only full_model|campaign|schemes|...]
 
 full_model: the full model of the default case at two mesh sizes, each in a fresh process so that
 peak memory is its own: dofs, time steps, build time (mesh, spaces, mass matrix, zone operators),
@@ -22,6 +22,14 @@ grid (its cost does not depend on where the data came from). With the spine's va
 (results/spine-full or results/spine), also the accuracy side: each generator's bias against the
 full-model reference and the finest CI half-width at which the chain is 20x cheaper.
 
+schemes: the default plate with Newmark (dt 0.5 µs, 600 steps) and with explicit central
+differences (dt 0.1875 µs, 1600 steps: stable for 99.9 % of the random field's draws; docs/schemes.md): the
+full model's ms per step and seconds per sample (new material field), the Monte Carlo chain's
+(kriging-gaussian on synthetic histories, the batched submodel with the same scheme, statistics)
+ms per sample, and the saving per sample. Then the explicit full model over MPI (`mpirun -n R`,
+R = 1, 2) at two mesh sizes: seconds per sample, ms per step, peak RSS per rank (the largest),
+parallel efficiency t1 / (R tR).
+
 submodel: in one process, the full model's time per sample (new material field) against the
 submodel's per sample, single and in batches of 64 and 1024 (default stride-3 histories, cubic
 interpolation in time), with the dofs of each and the process's peak memory.
@@ -34,6 +42,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -85,9 +94,10 @@ def _submodel_child(quick: bool) -> dict:
 
     logging.basicConfig(level=logging.WARNING)
     from uqgan.config import default_case
-    from uqgan.data.campaign import material_field_basis, youngs_modulus_field
+    from uqgan.data.campaign import material_field_basis
     from uqgan.fem import PlateModel
     from uqgan.fem.submodel import SubModel
+    from uqgan.physics.random_fields import youngs_modulus_field
 
     case = default_case()
     model = PlateModel(case)
@@ -205,6 +215,96 @@ def _montecarlo_child(quick: bool) -> dict:
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _explicit_case(case, element_size_m: float = 0.01):
+    """The case with central differences at 0.1875 µs x (h / 1 cm), stride 8: the default Newmark
+    case's end time and output times on the 1 cm mesh, and a step stable for 99.9 % of the default
+    random field's draws (their stiffest E up to ~5 E0 lowers the 0.464 µs limit to 0.21 µs;
+    docs/schemes.md)."""
+    f = element_size_m / 0.01
+    g = case.geometry.model_copy(update={"element_size_m": element_size_m})
+    t = case.time.model_copy(update={"scheme": "central-difference", "dt_s": 0.1875e-6 * f,
+                                     "n_steps": round(1600 / f), "output_stride": 8})
+    return case.model_copy(update={"geometry": g, "time": t})
+
+
+def _chain_seconds(case, n: int) -> float:
+    """Monte Carlo chain cost per sample [s] on ``case`` (as ``_montecarlo_child``, arrival registration)."""
+    import tempfile
+
+    from uqgan.data.synthetic import synthetic_bc_dataset
+    from uqgan.fem import PlateModel
+    from uqgan.fem.submodel import SubModel
+    from uqgan.generators import make_generator
+    from uqgan.montecarlo import run_montecarlo
+
+    sub = SubModel(case)
+    t = PlateModel(case).output_times
+    ds = synthetic_bc_dataset("gaussian", n_points=40, replicates=4, n_time=t.size,
+                              n_nodes=sub.boundary_coords.shape[0], seed=0)
+    ds = ds.assign_coords(time=("time", t, {"units": "s"}), node_x=("node", sub.boundary_coords[:, 0]),
+                          node_y=("node", sub.boundary_coords[:, 1]))
+    for name in ("load_duration", "load_position"):
+        r = getattr(case.parameters, name)
+        ds[name] = r.low + (ds[name] - ds[name].min()) / (ds[name].max() - ds[name].min()) * (r.high - r.low)
+        ds[name].attrs["role"] = "parameter"
+    ds["u_bc"] = ds["u_bc"] * 1e-8
+    with tempfile.TemporaryDirectory() as tmp:
+        make_generator("kriging-gaussian", seed=0, registration="arrival").fit(ds).save(f"{tmp}/model")
+        res = run_montecarlo(case, f"{tmp}/model", f"{tmp}/mc", n_samples=n, batch=256, seed=0, show_progress=False)
+    return res.elapsed_s / n
+
+
+def _schemes_child(quick: bool) -> dict:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    from uqgan.config import default_case
+    from uqgan.data.campaign import full_model_seconds
+    from uqgan.fem import PlateModel
+
+    rows = []
+    for case in (default_case(), _explicit_case(default_case())):
+        model = PlateModel(case)
+        model.solve()
+        same = min(model.solve().wall_time_s for _ in range(2 if quick else 3))
+        full = full_model_seconds(case, repeats=2 if quick else 3)
+        chain = _chain_seconds(case, 256 if quick else 1024)
+        rows.append({"scheme": case.time.scheme, "dofs": model.n_dofs, "dt_s": case.time.dt_s,
+                     "time_steps": case.time.n_steps, "stable_dt_s": getattr(model, "stable_time_step_s", None),
+                     "ms_per_step": 1e3 * same / case.time.n_steps, "full_s_per_sample": full,
+                     "chain_s_per_sample": chain, "saving": full / chain})
+    return {"rows": rows, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _mpi_child(element_size_m: float, samples: int) -> dict | None:
+    import logging
+
+    import numpy as np
+
+    logging.basicConfig(level=logging.WARNING)
+    from uqgan.config import default_case
+    from uqgan.fem import _dolfinx as backend
+    from uqgan.fem.parallel import DistributedPlateModel
+
+    case = _explicit_case(default_case(), element_size_m)
+    t0 = time.perf_counter()
+    model = DistributedPlateModel(case)
+    build = time.perf_counter() - t0
+    model.solve()  # warm-up
+    times = []
+    for _ in range(samples):
+        sol = model.solve()
+        if sol is not None:
+            times.append(sol.wall_time_s)
+    rss = backend.global_max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if backend.world_rank() != 0:
+        return None
+    wall = float(np.median(times))
+    return {"ranks": backend.world_size(), "element_size_m": element_size_m, "dofs": model.n_dofs,
+            "time_steps": case.time.n_steps, "build_s": build, "s_per_sample": wall,
+            "ms_per_step": 1e3 * wall / case.time.n_steps, "peak_rss_mib_per_rank": rss}
+
+
 def _campaign(n_samples: int, workers: int) -> dict:
     import tempfile
 
@@ -229,7 +329,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="default mesh only, 1 sample")
     ap.add_argument("--samples", type=int, default=3, help="timed samples per configuration (median reported)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "full_model.json")
-    ap.add_argument("--only", choices=["full_model", "campaign", "submodel", "training", "montecarlo"],
+    ap.add_argument("--only", choices=["full_model", "campaign", "schemes", "submodel", "training", "montecarlo"],
                     help="run one benchmark")
     ap.add_argument("--validation", type=Path, action="append", default=None, metavar="DIR",
                     help="where the Monte Carlo validations (mc_<generator>_validation.nc) lie, for the accuracy "
@@ -238,7 +338,17 @@ def main(argv=None) -> int:
     ap.add_argument("--child-submodel", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child-training", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child-montecarlo", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--child-schemes", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--child-mpi", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child_schemes:
+        print(json.dumps(_schemes_child(args.quick)))
+        return 0
+    if args.child_mpi is not None:
+        record = _mpi_child(args.child_mpi, args.samples)
+        if record is not None:
+            print(json.dumps(record))
+        return 0
     if args.child_montecarlo:
         print(json.dumps(_montecarlo_child(args.quick)))
         return 0
@@ -282,6 +392,36 @@ def main(argv=None) -> int:
         print(f"speed-up with 2 workers: {speedup:.2f}x")
         _write(results_dir / "campaign.json",
                {"benchmark": "campaign", **meta, "rows": rows, "speedup_2_workers": speedup})
+
+    if args.only in (None, "schemes"):
+        r = _run_in_child("--child-schemes", *(["--quick"] if args.quick else []))
+        print("Time schemes, default plate: full model and Monte Carlo chain per sample (docs/schemes.md)")
+        print(f"{'scheme':>18} {'dt [us]':>7} {'steps':>5} {'stable dt [us]':>14} {'full ms/step':>12} "
+              f"{'full s/sample':>13} {'chain ms/sample':>15} {'saving':>7}")
+        for row in r["rows"]:
+            stable = "-" if row["stable_dt_s"] is None else f"{row['stable_dt_s'] * 1e6:.3f}"
+            print(f"{row['scheme']:>18} {row['dt_s'] * 1e6:7.3f} {row['time_steps']:5d} {stable:>14} "
+                  f"{row['ms_per_step']:12.2f} {row['full_s_per_sample']:13.3f} "
+                  f"{1e3 * row['chain_s_per_sample']:15.1f} {row['saving']:6.0f}x")
+        mpi = []
+        if shutil.which("mpirun"):
+            for h in [0.01] if args.quick else [0.01, 0.005]:
+                for ranks in (1, 2):
+                    mpi.append(_run_in_child("--child-mpi", str(h), "--samples", "1" if args.quick else "2",
+                                             mpirun=ranks))
+                base = mpi[-2]["s_per_sample"]
+                for row in mpi[-2:]:
+                    row["parallel_efficiency"] = base / (row["ranks"] * row["s_per_sample"])
+            print("Explicit full model over MPI ranks (mpirun -n R; one model, nominal material)")
+            print(f"{'h [mm]':>7} {'dofs':>7} {'ranks':>5} {'s/sample':>9} {'ms/step':>8} {'RSS/rank [MiB]':>14} "
+                  f"{'efficiency':>10}")
+            for row in mpi:
+                print(f"{row['element_size_m'] * 1e3:7.1f} {row['dofs']:7d} {row['ranks']:5d} "
+                      f"{row['s_per_sample']:9.3f} {row['ms_per_step']:8.3f} {row['peak_rss_mib_per_rank']:14.0f} "
+                      f"{row['parallel_efficiency']:10.2f}")
+        else:
+            print("no mpirun: MPI rows omitted")
+        _write(results_dir / "schemes.json", {"benchmark": "schemes", **meta, **r, "mpi": mpi})
 
     if args.only in (None, "submodel"):
         r = _run_in_child("--child-submodel", *(["--quick"] if args.quick else []))
@@ -361,10 +501,17 @@ def _equal_accuracy(cost_ratio: float, dirs: list[Path]) -> dict:
     return out
 
 
-def _run_in_child(*flags: str) -> dict:
-    """Run this script with ``flags`` in a fresh process (so peak memory is its own) and return the
-    JSON its last output line holds; a failing child's stderr is shown and its exit code returned."""
-    out = subprocess.run([sys.executable, __file__, *flags], capture_output=True, text=True, check=False)
+def _run_in_child(*flags: str, mpirun: int | None = None) -> dict:
+    """Run this script with ``flags`` in a fresh process (so peak memory is its own), or under
+    ``mpirun -n N``, and return the JSON its last output line holds; a failing child's stderr is
+    shown and its exit code returned."""
+    cmd = [sys.executable, __file__, *flags]
+    env = None
+    if mpirun is not None:
+        cmd = ["mpirun", "-n", str(mpirun), *cmd]
+        env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+               "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if out.returncode != 0:
         sys.stderr.write(out.stderr)
         raise SystemExit(out.returncode)

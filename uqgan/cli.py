@@ -27,7 +27,6 @@ import typer
 from typer.core import TyperGroup
 
 from .config import (
-    PARAMETER_UNITS,
     CampaignConfig,
     ConfigError,
     MonteCarloConfig,
@@ -175,7 +174,7 @@ def _user_errors() -> Iterator[None]:
         # for every command
         known = [getattr(sys.modules.get(f"{__package__}.{mod}"), name, None)
                  for mod, name in (("data.dataset", "DatasetError"), ("fem.submodel", "SubmodelError"),
-                                   ("generators._base", "GeneratorError"))]
+                                   ("generators", "GeneratorError"))]
         if not any(cls is not None and isinstance(err, cls) for cls in known):
             raise
         raise _fail(str(err)) from None
@@ -326,45 +325,58 @@ def solve(
             "--out", "-o", help="Write parameters \\[Pa, s, m], QoIs and wall time \\[s] as JSON."
         ),
     ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(help="Write the zone boundary history \\[m] and the QoIs as netCDF (the dataset schema)."),
+    ] = None,
 ) -> None:
-    """Run the full model once at the nominal parameters (overridden by --set); print its QoIs."""
+    """Run the full model once at the nominal parameters (overridden by --set); print its QoIs.
+
+    Under `mpirun -n N` one model runs over the N ranks and rank 0 prints and writes."""
     with _user_errors():
         case = load_case(case_file)
         params = _parse_assignments(set_ or [], case)
-        for path in (xdmf, out):
+        for path in (xdmf, out, history):
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
     logger.info("solving %s at %s", case_file, params)
 
     try:
-        from .fem import PlateModel
+        from .fem.parallel import full_model, is_root
 
-        model = PlateModel(case)
+        root = is_root()
+        if not root:  # under MPI only rank 0 reports
+            logging.getLogger().setLevel(logging.ERROR)
+        model = full_model(case)
     except ImportError as err:
         raise _fail(str(err), EXIT_ENVIRONMENT) from None
-    solution = model.solve(params, keep_full_history=xdmf is not None)
+    except ConfigError as err:  # a time step above the mesh's stability limit: every rank stops, rank 0 says why
+        raise _fail(str(err).splitlines() if root else []) from None
+    if xdmf is not None and not hasattr(model, "write_xdmf"):
+        raise _fail("--xdmf writes the full field from one process: run without mpirun for it")
+    solution = model.solve(params, **({} if xdmf is None else {"keep_full_history": True}))
+    if not root:
+        return
 
-    from . import __version__, report
-    from .physics.qoi import QOI_SPECS
+    from . import report
 
     _console().print(report.solve_table(case, params, model, solution))
 
     if xdmf is not None:
         written = model.write_xdmf(xdmf, solution)
         typer.echo(f"wrote {written} (+ {written.with_suffix('.h5').name})")
+    if out is not None or history is not None:
+        from .data.io import write_atomic
+        from .data.runs import run_dataset, run_record
+
     if out is not None:
-        record = {
-            "uqgan_version": __version__,
-            "case_file": str(case_file),
-            "parameters": params,
-            "parameter_units": PARAMETER_UNITS,
-            "qoi": {spec.name: float(solution.qoi[spec.name]) for spec in QOI_SPECS},
-            "qoi_units": {spec.name: spec.units for spec in QOI_SPECS},
-            "wall_time_s": solution.wall_time_s,
-            "case": case.model_dump(mode="json"),
-        }
-        out.write_text(json.dumps(record, indent=2) + "\n")
+        record = run_record(case, params, solution, case_file=str(case_file))
+        write_atomic(out, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
         typer.echo(f"wrote {out}")
+    if history is not None:
+        ds = run_dataset(case, params, solution, model.zone.boundary_coords)
+        write_atomic(history, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+        typer.echo(f"wrote {history}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -392,6 +404,9 @@ def generate_data(
         int, typer.Option(metavar="M", help="Write ParaView files of the first M runs to DATA_DIR/fields.")
     ] = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar with ETA.")] = True,
+    ranks_per_sample: Annotated[int, typer.Option(
+        metavar="R", help="MPI ranks per full-model run (one mpirun per sample, --workers at a time; launcher "
+                          "from $UQGAN_MPIEXEC, default 'mpirun -n {ranks}'; see docs/schemes.md).")] = 1,
     ranges: Annotated[list[str] | None, typer.Option(
         "--range", metavar="NAME=LOW:HIGH",
         help="Sample NAME over a sub-range of the case's (repeatable; LOW and HIGH in the parameter's units: "
@@ -413,7 +428,8 @@ def generate_data(
 
             case = restrict_ranges(case, _parse_ranges(ranges))
         config = CampaignConfig.build(n_samples=samples, replicates=replicates, design=design, seed=seed,
-                                      workers=workers, scheduler=scheduler, save_fields=save_fields)
+                                      workers=workers, scheduler=scheduler, save_fields=save_fields,
+                                      ranks_per_sample=ranks_per_sample)
         try:
             report = run_campaign(case, out, **config.model_dump(), show_progress=progress)
         except CampaignError as err:
@@ -513,7 +529,8 @@ def submodel(
             problems.append(f"--interpolation={interpolation!r}: must be cubic or linear")
         if problems:
             raise ConfigError(problems)
-        from .data.dataset import open_dataset, write_atomic
+        from .data.dataset import open_dataset
+        from .data.io import write_atomic
 
         ds = open_dataset(bcs)
         try:
@@ -627,7 +644,7 @@ def sample(
             raise ConfigError([f"{params}: {err}" + (" (--extrapolate)" if "extrapolation" in str(err) else "")]) \
                 from None
         ds.attrs.update({"seed": seed, "model_dir": str(model_dir)})
-        from .data.dataset import write_atomic
+        from .data.io import write_atomic
 
         write_atomic(out, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
     typer.echo(f"wrote {out}: {ds.sizes['sample']} histories ({n} per parameter row) from {gen.name}")
@@ -644,7 +661,8 @@ def evaluate(
 ) -> None:
     """Compare generators against held-out replicates; say which one to trust on this data."""
     with _user_errors():
-        from .data.dataset import open_dataset, write_atomic
+        from .data.dataset import open_dataset
+        from .data.io import write_atomic
         from .evaluation import evaluate_generators
         from .generators import load_generator
 

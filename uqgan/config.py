@@ -37,6 +37,7 @@ __all__ = [
     "ParametersConfig",
     "RandomFieldConfig",
     "ThresholdsConfig",
+    "TagsConfig",
     "TimeConfig",
     "TrainConfig",
     "ZoneConfig",
@@ -93,8 +94,33 @@ class ZoneConfig(_Frozen):
         return self
 
 
+TagRef = int | str
+"""A physical group of a mesh file: its name (gmsh ``Physical ... ("name")``) or its number."""
+
+
+class TagsConfig(_Frozen):
+    """Physical groups of a mesh file (names or numbers) that tag the zone and the boundary conditions."""
+
+    zone: TagRef = Field("zone", description="cell group of the submodel zone (its boundary is every facet between "
+                                             "it and the rest)")
+    clamped: TagRef | list[TagRef] = Field("clamped", description="facet group(s) with zero displacement")
+    loaded: TagRef | list[TagRef] = Field("loaded", description="facet group(s) that carry the pressure pulse")
+
+    @field_validator("clamped", "loaded")
+    @classmethod
+    def _non_empty(cls, v):
+        if isinstance(v, list) and not v:
+            raise ValueError("give at least one physical group (a name or a number)")
+        return v
+
+    def as_lists(self) -> dict[str, list[TagRef]]:
+        """``{"zone": [...], "clamped": [...], "loaded": [...]}``, each a list."""
+        return {k: (list(v) if isinstance(v, list) else [v]) for k, v in
+                (("zone", self.zone), ("clamped", self.clamped), ("loaded", self.loaded))}
+
+
 class GeometryConfig(_Frozen):
-    """The plate (plane strain), its mesh and the submodel zone."""
+    """The plate (plane strain), its mesh and the submodel zone; or a tagged mesh file (``mesh``)."""
 
     length_m: PositiveFloat = Field(1.0, description="plate length along x [m]")
     height_m: PositiveFloat = Field(0.25, description="plate height along y [m]; bottom edge clamped")
@@ -103,9 +129,27 @@ class GeometryConfig(_Frozen):
     )
     degree: int = Field(2, ge=1, le=3, description="Lagrange degree of the displacement (P2 resolves the pulse)")
     zone: ZoneConfig = Field(default_factory=ZoneConfig)
+    mesh: str | None = Field(
+        None, description="tagged mesh file (gmsh .msh v2/v4 or XDMF) in metres, absolute or relative to the case "
+                          "file; replaces the built-in plate (length_m, height_m and zone are then unused)")
+    dimension: Literal[2, 3] = Field(
+        2, description="2 = plane strain (triangles, quadrilaterals), 3 = solid (tetrahedra, hexahedra)")
+    tags: TagsConfig | None = Field(None, description="physical groups of the mesh file (needs mesh)")
+
+    @property
+    def is_mesh_file(self) -> bool:
+        """True when the structure comes from a tagged mesh file, not the built-in plate."""
+        return self.mesh is not None
 
     @model_validator(mode="after")
     def _zone_fits(self) -> GeometryConfig:
+        if self.mesh is not None or self.tags is not None:
+            if self.mesh is None or self.tags is None:
+                raise ValueError("mesh and [geometry.tags] go together: give both (a tagged mesh file) or neither "
+                                 "(the built-in plate)")
+            return self
+        if self.dimension != 2:
+            raise ValueError("dimension=3 needs a mesh file (geometry.mesh): the built-in plate is 2-D")
         z, h = self.zone, self.element_size_m
         if not (0 < z.x_min_m and z.x_max_m < self.length_m and 0 < z.y_min_m and z.y_max_m < self.height_m):
             raise ValueError(
@@ -200,18 +244,37 @@ class LoadConfig(_Frozen):
     footprint_width_m: PositiveFloat = Field(
         0.05, description="width of the raised-cosine pressure footprint on the top edge [m]"
     )
+    origin_m: list[float] | None = Field(
+        None, description="mesh cases: the footprint centre is origin_m + load_position * direction [m] "
+                          "(a point on or near the loaded surface; docs/mesh.md)")
+    direction: list[float] | None = Field(
+        None, description="mesh cases: direction along which load_position moves the footprint centre "
+                          "(normalised; it should lie in the loaded surface)")
+
+    @field_validator("origin_m", "direction")
+    @classmethod
+    def _finite_vector(cls, v):
+        if v is not None and (len(v) not in (2, 3) or not all(math.isfinite(x) for x in v)):
+            raise ValueError("must be 2 or 3 finite numbers (one per coordinate)")
+        return v
+
+    def centre_m(self, position_m: float) -> list[float]:
+        """The footprint centre ``origin_m + position_m * direction / |direction|`` [m] (mesh cases)."""
+        norm = math.sqrt(sum(d * d for d in self.direction))
+        return [o + position_m * d / norm for o, d in zip(self.origin_m, self.direction, strict=True)]
 
 
 class TimeConfig(_Frozen):
-    """Implicit time integration."""
+    """Time integration: implicit Newmark / generalized-alpha, or explicit central differences."""
 
     dt_s: PositiveFloat = Field(0.5e-6, description="time step [s]; see docs/resolution.md")
     n_steps: int = Field(600, ge=1, description="number of time steps")
     output_stride: int = Field(3, ge=1, description="store the boundary history every output_stride steps")
-    scheme: Literal["newmark", "generalized-alpha"] = Field(
+    scheme: Literal["newmark", "generalized-alpha", "central-difference"] = Field(
         "newmark",
-        description='"newmark" (average acceleration: energy conserving) or "generalized-alpha" '
-        "(damps high frequencies)",
+        description='"newmark" (average acceleration: energy conserving), "generalized-alpha" '
+        '(damps high frequencies) or "central-difference" (explicit, lumped mass; dt_s below the '
+        "mesh's stability limit; docs/schemes.md)",
     )
     spectral_radius: float = Field(
         0.8, ge=0.0, le=1.0, description="generalized-alpha high-frequency spectral radius rho_inf in [0, 1]"
@@ -307,6 +370,18 @@ class CaseConfig(_Frozen):
     def _consistent(self) -> CaseConfig:
         p, g = self.parameters.load_position, self.geometry
         half = 0.5 * self.load.footprint_width_m
+        if g.is_mesh_file:  # the footprint's place on the surface is checked against the mesh by the model
+            ld = self.load
+            if ld.origin_m is None or ld.direction is None:
+                raise ValueError("a mesh case needs load.origin_m and load.direction: the footprint centre is "
+                                 "origin_m + load_position * direction (docs/mesh.md)")
+            for name in ("origin_m", "direction"):
+                if len(getattr(ld, name)) != g.dimension:
+                    raise ValueError(f"load.{name}={getattr(ld, name)} has {len(getattr(ld, name))} coordinates: "
+                                     f"give {g.dimension} (geometry.dimension={g.dimension})")
+            if math.sqrt(sum(d * d for d in ld.direction)) == 0:
+                raise ValueError("load.direction=[0, ...]: must be a non-zero vector")
+            return self
         if p.low - half < 0 or p.high + half > g.length_m:
             raise ValueError(
                 f"parameters.load_position [{p.low}, {p.high}] m with footprint_width_m="
@@ -451,20 +526,37 @@ def restrict_ranges(case: CaseConfig, ranges: dict[str, tuple[float, float]]) ->
     return case_from_dict(data)
 
 
-def load_case(path: str | Path) -> CaseConfig:
+def load_case(path: str | Path, *, check_mesh: bool = True) -> CaseConfig:
     """Read and validate a case TOML file.
+
+    A mesh case's mesh file is read and checked too (its tags, its cells, its zone: see
+    :mod:`uqgan.fem._mesh`; numpy and meshio only) unless ``check_mesh`` is False.
 
     Raises
     ------
     ConfigError
-        One line per problem, naming the field, the bad value and what is allowed.
+        One line per problem, naming the field, the bad value and what is allowed (a
+        :class:`~uqgan.fem._mesh.MeshError` for a bad mesh).
     FileNotFoundError
         If ``path`` does not exist.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"case file {path} does not exist (write the default one with `uqgan init DIR`)")
-    return case_from_toml(path.read_text(), source=str(path))
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([f"not valid TOML: {err}"], str(path)) from None
+    mesh = data.get("geometry", {}).get("mesh") if isinstance(data.get("geometry"), dict) else None
+    if isinstance(mesh, str) and not Path(mesh).is_absolute():
+        # a mesh path relative to the case file; stored absolute, so datasets built from it find it again
+        data["geometry"]["mesh"] = str((path.parent / mesh).resolve())
+    case = case_from_dict(data, source=str(path))
+    if check_mesh and case.geometry.is_mesh_file:
+        from .fem._mesh import mesh_summary
+
+        mesh_summary(case)
+    return case
 
 
 def _toml_value(v: Any) -> str:
@@ -575,6 +667,18 @@ class CampaignConfig(_RunConfig):
                                   **_option("--scheduler"))
     save_fields: int = Field(0, ge=0, description="write ParaView files of the first M runs",
                              **_option("--save-fields"))
+    ranks_per_sample: int = Field(1, ge=1, description="MPI ranks of each full-model run (local mpirun jobs)",
+                                  **_option("--ranks-per-sample"))
+
+    @model_validator(mode="after")
+    def _one_mpi_job_per_sample(self) -> CampaignConfig:
+        if self.ranks_per_sample > 1 and self.scheduler:
+            raise ValueError("--ranks-per-sample with --scheduler: run one MPI job per sample with the srun recipe "
+                             "in docs/cluster.md instead")
+        if self.ranks_per_sample > 1 and self.save_fields:
+            raise ValueError("--ranks-per-sample with --save-fields: ParaView output is serial; use "
+                             "--ranks-per-sample 1")
+        return self
 
     @model_validator(mode="after")
     def _whole_points(self) -> CampaignConfig:

@@ -432,7 +432,7 @@ def plot_qoi_ecdfs(samples, reference, path: str | Path, *, labels=("Monte Carlo
     names = [f"qoi_{s.name}" for s in QOI_SPECS if f"qoi_{s.name}" in samples and f"qoi_{s.name}" in reference]
     if not names:
         raise ValueError("no QoI common to both datasets: nothing to plot")
-    units = {f"qoi_{s.name}": s.units for s in QOI_SPECS}
+    units = {v: str(reference[v].attrs.get("units", samples[v].attrs.get("units", "1"))) for v in names}
     fig = _figure(figsize=(3.9 * len(names) + 0.4, 3.4))
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     for ax, v in zip(axes, names, strict=True):

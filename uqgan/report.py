@@ -51,16 +51,25 @@ def case_summary(case: CaseConfig) -> list[tuple[str, str, str]]:
 
     g, z, t = case.geometry, case.geometry.zone, case.time
     res = case.resolution()
+    if g.is_mesh_file:  # a mesh case: the mesh's rows (it is read and checked again; no FEniCSx needed)
+        from .fem._mesh import mesh_summary
+
+        geometry_rows = [(q, escape(v), u) for q, v, u in mesh_summary(case)]
+        geometry_rows[1:1] = [("dimension", f"{g.dimension}-D", ""), ("degree", f"P{g.degree}", "")]
+    else:
+        geometry_rows = [
+            ("plate (length x height)", f"{_fmt(g.length_m)} x {_fmt(g.height_m)}", "m"),
+            ("element size", _fmt(g.element_size_m), "m"),
+            ("degree", f"P{g.degree}", ""),
+            ("cells nx x ny", f"{g.nx} x {g.ny}", ""),
+            ("zone x", f"[{_fmt(z.x_min_m)}, {_fmt(z.x_max_m)}]", "m"),
+            ("zone y", f"[{_fmt(z.y_min_m)}, {_fmt(z.y_max_m)}]", "m"),
+            ("zone area fraction", f"{100 * g.zone_area_fraction:.2f}", "%"),
+            ("hole radius", _fmt(z.hole_radius_m), "m"),
+        ]
     rows = [
         ("case", escape(case.name), ""),
-        ("plate (length x height)", f"{_fmt(g.length_m)} x {_fmt(g.height_m)}", "m"),
-        ("element size", _fmt(g.element_size_m), "m"),
-        ("degree", f"P{g.degree}", ""),
-        ("cells nx x ny", f"{g.nx} x {g.ny}", ""),
-        ("zone x", f"[{_fmt(z.x_min_m)}, {_fmt(z.x_max_m)}]", "m"),
-        ("zone y", f"[{_fmt(z.y_min_m)}, {_fmt(z.y_max_m)}]", "m"),
-        ("zone area fraction", f"{100 * g.zone_area_fraction:.2f}", "%"),
-        ("hole radius", _fmt(z.hole_radius_m), "m"),
+        *geometry_rows,
         ("dt", _fmt(t.dt_s), "s"),
         ("n_steps", str(t.n_steps), ""),
         ("end time", _fmt(t.end_time_s), "s"),
@@ -94,7 +103,7 @@ def solve_table(case: CaseConfig, params: dict[str, float], model, solution) -> 
     import numpy as np
 
     from .config import PARAMETER_UNITS
-    from .physics.qoi import QOI_SPECS
+    from .physics.qoi import qoi_specs
 
     table = _table(f"{case.name}: full model", ("quantity", "value", "unit"))
     for name, value in params.items():
@@ -104,7 +113,7 @@ def solve_table(case: CaseConfig, params: dict[str, float], model, solution) -> 
     table.add_row("zone boundary nodes", str(model.zone.boundary_nodes.size), "")
     table.add_row("time steps", str(case.time.n_steps), "")
     table.add_row("wall time", f"{solution.wall_time_s:.3g}", "s")
-    for spec in QOI_SPECS:
+    for spec in qoi_specs(case.geometry.dimension):
         table.add_row(spec.name, f"{solution.qoi[spec.name]:.4g}", spec.units)
     table.add_row("max |u_bc|", f"{float(np.linalg.norm(solution.u_bc, axis=-1).max()):.4g}", "m")
     return table
@@ -157,8 +166,10 @@ def montecarlo_table(result) -> Table:
     table = _table(f"Monte Carlo, {n} samples ({result.statistics.attrs['generator']} + submodel): value [95 % CI]",
                    ("QoI", "unit", *_MC_STATISTICS))
     for spec in QOI_SPECS:
-        e = result.statistics["estimate"].sel(qoi=f"qoi_{spec.name}")
-        table.add_row(spec.name, spec.units, *[_interval(e.sel(statistic=stat)) for stat in _MC_STATISTICS])
+        q = f"qoi_{spec.name}"
+        e = result.statistics["estimate"].sel(qoi=q)
+        units = result.statistics.attrs.get(f"units_{q}", spec.units)
+        table.add_row(spec.name, units, *[_interval(e.sel(statistic=stat)) for stat in _MC_STATISTICS])
     return table
 
 
@@ -175,7 +186,8 @@ def exceedance_lines(statistics) -> list[str]:
         for j, thr in enumerate(statistics["threshold"].sel(qoi=q).values):
             if np.isfinite(thr):
                 e = est.sel(qoi=q, statistic=f"p_exceed_{j}")
-                lines.append(f"P({spec.name} > {thr:.4g} {spec.units}) = {float(e.sel(bound='value')):.4f} "
+                units = statistics.attrs.get(f"units_{q}", spec.units)
+                lines.append(f"P({spec.name} > {thr:.4g} {units}) = {float(e.sel(bound='value')):.4f} "
                              f"[{float(e.sel(bound='lower')):.4f}, {float(e.sel(bound='upper')):.4f}]")
     return lines
 

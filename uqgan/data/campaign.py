@@ -103,8 +103,15 @@ def _kl_basis(case: CaseConfig):
     rf = case.random_field
     if rf.coefficient_of_variation == 0:
         return None
-    from ..physics.random_fields import kl_basis
+    from ..physics.random_fields import kl_basis, kl_basis_box
 
+    if case.geometry.is_mesh_file:  # a mesh file: the KL basis lives on its bounding box (no FEM needed)
+        from ..fem._mesh import read_tagged_mesh
+
+        points = read_tagged_mesh(case.geometry.mesh, dimension=case.geometry.dimension).points
+        return kl_basis_box(lower_m=points.min(axis=0), upper_m=points.max(axis=0), kernel=rf.kernel,
+                            correlation_length_m=rf.correlation_length_m, matern_nu=rf.matern_nu,
+                            energy_fraction=rf.energy_fraction, max_modes=rf.max_modes)
     return kl_basis(length_m=case.geometry.length_m, height_m=case.geometry.height_m, kernel=rf.kernel,
                     correlation_length_m=rf.correlation_length_m, matern_nu=rf.matern_nu,
                     energy_fraction=rf.energy_fraction, max_modes=rf.max_modes)
@@ -233,6 +240,53 @@ def solve_sample(task: dict) -> dict:
 # executors
 
 
+#: the launcher of a sample's ranks; ``{ranks}`` is replaced (e.g. ``srun -n {ranks}`` inside a Slurm
+#: allocation, ``mpirun --oversubscribe -n {ranks}``); overridden by the environment variable UQGAN_MPIEXEC
+MPIEXEC = "mpirun -n {ranks}"
+
+
+def solve_sample_mpi(task: dict, ranks: int) -> dict:
+    """Run one sample on ``ranks`` MPI ranks (:mod:`uqgan.fem.parallel`, a fresh ``mpirun`` per
+    sample) and return what :func:`solve_sample` returns. Never raises: a failure comes back with
+    the launcher's error output."""
+    import os
+    import pickle
+    import shlex
+    import subprocess
+    import sys
+    import tempfile
+
+    sample = task["sample"]
+    launcher = shlex.split(os.environ.get("UQGAN_MPIEXEC", MPIEXEC).format(ranks=int(ranks)))
+    with tempfile.TemporaryDirectory(prefix="uqgan-mpi-") as tmp:
+        task_path, out_path = Path(tmp) / "task.pkl", Path(tmp) / "result.npz"
+        task_path.write_bytes(pickle.dumps({k: task[k] for k in ("case_toml", "basis", "parameters", "xi")}))
+        cmd = [*launcher, sys.executable, "-m", "uqgan.fem.parallel", str(task_path), str(out_path)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except OSError as err:
+            return {"sample": sample, "ok": False, "error": f"cannot start {launcher[0]!r}: {err}", "traceback": ""}
+        if proc.returncode != 0 or not out_path.is_file():
+            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+            return {"sample": sample, "ok": False, "traceback": proc.stderr,
+                    "error": f"{' '.join(launcher)} exited with {proc.returncode}: {lines[-1] if lines else ''}"}
+        with np.load(out_path) as r:
+            return {"sample": sample, "ok": True, "u_bc": r["u_bc"], "time_s": r["time_s"],
+                    "boundary_coords": r["boundary_coords"], "qoi": json.loads(str(r["qoi_json"])),
+                    "wall_time_s": float(r["wall_time_s"]),
+                    "fem_versions": {**json.loads(str(r["fem_versions_json"])), "mpi_ranks": str(int(r["ranks"]))}}
+
+
+def _run_mpi(tasks, workers: int, ranks: int):
+    """Samples on ``ranks`` ranks each, ``workers`` of them at a time (each its own ``mpirun``)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(solve_sample_mpi, t, ranks) for t in tasks]
+        for f in as_completed(futures):
+            yield f.result()
+
+
 def _run_local(tasks, workers: int):
     if workers == 1:
         for t in tasks:
@@ -273,7 +327,7 @@ def _run_dask(tasks, scheduler: str):
 
 def run_campaign(case: CaseConfig, directory: str | Path, *, n_samples: int, replicates: int = 1,
                  design: str = "sobol", seed: int = 0, workers: int = 1, scheduler: str | None = None,
-                 save_fields: int = 0, show_progress: bool = True) -> CampaignReport:
+                 save_fields: int = 0, show_progress: bool = True, ranks_per_sample: int = 1) -> CampaignReport:
     """Run (or resume, or extend) a full-model campaign into ``directory``.
 
     Parameters
@@ -299,6 +353,9 @@ def run_campaign(case: CaseConfig, directory: str | Path, *, n_samples: int, rep
         Write ParaView files of the first ``save_fields`` samples to ``fields/``.
     show_progress
         Progress bar with ETA on stderr.
+    ranks_per_sample
+        MPI ranks per sample (> 1: each sample is one ``mpirun`` of :mod:`uqgan.fem.parallel`,
+        ``workers`` samples at a time; launcher from UQGAN_MPIEXEC, default ``mpirun -n {ranks}``).
 
     Raises
     ------
@@ -310,7 +367,7 @@ def run_campaign(case: CaseConfig, directory: str | Path, *, n_samples: int, rep
     from ..config import CampaignConfig
 
     CampaignConfig.build(n_samples=n_samples, replicates=replicates, design=design, seed=seed, workers=workers,
-                         scheduler=scheduler, save_fields=save_fields)
+                         scheduler=scheduler, save_fields=save_fields, ranks_per_sample=ranks_per_sample)
     t0 = time.perf_counter()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -349,7 +406,12 @@ def run_campaign(case: CaseConfig, directory: str | Path, *, n_samples: int, rep
                  "created_utc": manifest["created_utc"], "uqgan_version": __version__, "git_sha": manifest["git_sha"]}
         failures: dict[int, str] = {}
         computed = 0
-        results = _run_dask(tasks, scheduler) if scheduler else _run_local(tasks, workers)
+        if scheduler:
+            results = _run_dask(tasks, scheduler)
+        elif ranks_per_sample > 1:
+            results = _run_mpi(tasks, workers, ranks_per_sample)
+        else:
+            results = _run_local(tasks, workers)
         from tqdm.auto import tqdm
 
         with tqdm(total=len(tasks), desc="full-model runs", unit="run", disable=not show_progress or not tasks) as bar:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..config import PARAMETER_UNITS
-from ..physics.qoi import QOI_SPECS
+from ..physics.qoi import qoi_specs
 from .io import write_atomic
 
 __all__ = [
@@ -75,15 +75,15 @@ def sample_dataset(*, sample: int, point: int, replicate: int, parameters: dict[
 
     Parameters
     ----------
-    u_bc : (n_time, n_node, 2) displacement [m]
+    u_bc : (n_time, n_node, d) displacement [m], d = 2 (plane strain) or 3 (a 3-D mesh case)
     xi : (n_modes,) KL coefficients (may be empty)
-    time_s : (n_time,) [s]; boundary_coords : (n_node, 2) [m]
+    time_s : (n_time,) [s]; boundary_coords : (n_node, d) [m] (3-D adds the coordinate ``node_z``)
     """
     import xarray as xr
 
     u_bc = np.asarray(u_bc, dtype=np.float64)
     xi = np.asarray(xi, dtype=np.float64).reshape(-1)
-    n_t, n_n, _ = u_bc.shape
+    n_t, n_n, n_c = u_bc.shape
     data_vars = {
         "u_bc": (("sample", "time", "node", "component"), u_bc[None],
                  {"units": "m", "long_name": "displacement history on the submodel zone's boundary nodes"}),
@@ -95,7 +95,7 @@ def sample_dataset(*, sample: int, point: int, replicate: int, parameters: dict[
         data_vars[name] = (("sample",), np.array([float(value)]),
                            {"units": PARAMETER_UNITS.get(name, "1"), "long_name": _PARAMETER_LONG_NAMES.get(name, name),
                             "role": "parameter"})
-    for spec in QOI_SPECS:
+    for spec in qoi_specs(np.shape(u_bc)[-1]):
         data_vars[f"qoi_{spec.name}"] = (("sample",), np.array([float(qoi[spec.name])]),
                                          {"units": spec.units, "long_name": spec.long_name, "role": "qoi"})
     coords = {
@@ -109,8 +109,11 @@ def sample_dataset(*, sample: int, point: int, replicate: int, parameters: dict[
                    {"units": "m", "long_name": "x of the node"}),
         "node_y": ("node", np.asarray(boundary_coords[:, 1], dtype=np.float64),
                    {"units": "m", "long_name": "y of the node"}),
-        "component": ("component", np.array(["x", "y"]), {"long_name": "displacement component"}),
+        "component": ("component", np.array(["x", "y", "z"][:n_c]), {"long_name": "displacement component"}),
     }
+    if n_c == 3:
+        coords["node_z"] = ("node", np.asarray(boundary_coords[:, 2], dtype=np.float64),
+                            {"units": "m", "long_name": "z of the node"})
     ds = xr.Dataset(data_vars, coords=coords)
     ds.attrs.update({"uqgan_schema_version": SCHEMA_VERSION, **(attrs or {})})
     return ds
@@ -260,7 +263,7 @@ def combine_datasets(datasets, *, sources=None):
                 if lo < lo0 or hi > hi0:
                     problems.append(f"{name} covers {p} over [{lo:g}, {hi:g}], beyond {sources[0]}'s "
                                     f"[{lo0:g}, {hi0:g}]: list the campaign over the widest ranges first")
-        for coord in ("time", "node_x", "node_y", "component"):
+        for coord in ("time", "node_x", "node_y", "component") + (("node_z",) if "node_z" in first.coords else ()):
             a, b = d[coord].values, first[coord].values
             same = a.shape == b.shape and (np.array_equal(a, b) if coord == "component" else
                                            np.allclose(a, b, rtol=1e-9, atol=0))

@@ -2,12 +2,14 @@
 
 Everything above this file works with numpy arrays and scipy sparse matrices, so porting to a
 newer dolfinx (0.6 ``bb_tree``/``*_options``, 0.8 ``fem.functionspace``/``basix.ufl.element``,
-0.9 ``x.petsc_vec``) touches this one file. Serial by design: each process builds its own mesh on
-``MPI.COMM_SELF`` and campaigns parallelise over samples.
+0.9 ``x.petsc_vec``) touches this one file. The serial model builds its mesh on ``MPI.COMM_SELF``
+(campaigns parallelise over samples); the MPI section at the end partitions one model over
+``COMM_WORLD`` (:mod:`uqgan.fem.parallel`).
 
-Dof layout: a vector P_k space is blocked with block size 2; node ``i`` (a row of
-``tabulate_dof_coordinates``) owns raw dofs ``2 i`` (x) and ``2 i + 1`` (y), and the assembled
-matrices use the raw numbering.
+Dof layout: a vector P_k space is blocked with block size d (2 in plane strain, 3 for a 3-D mesh);
+node ``i`` (a row of ``tabulate_dof_coordinates``) owns raw dofs ``d i`` (x), ``d i + 1`` (y) and
+in 3-D ``d i + 2`` (z), and the assembled matrices use the raw numbering. Tagged meshes from files
+are built by :func:`mesh_from_tagged` (cells and facet groups kept through dolfinx's reordering).
 """
 
 from __future__ import annotations
@@ -71,11 +73,75 @@ def mesh_from_arrays(points: np.ndarray, triangles: np.ndarray, degree: int = 1)
 
 
 def cell_midpoints(mesh) -> np.ndarray:
-    """Midpoints of the local cells, ``(n_cells, 2)`` [m]."""
+    """Midpoints of the local cells, ``(n_cells, gdim)`` [m]."""
     dolfinx, _, _ = _modules()
     tdim = mesh.topology.dim
     n = mesh.topology.index_map(tdim).size_local
-    return dolfinx.mesh.compute_midpoints(mesh, tdim, np.arange(n, dtype=np.int32))[:, :2]
+    return dolfinx.mesh.compute_midpoints(mesh, tdim, np.arange(n, dtype=np.int32))[:, :mesh.geometry.dim]
+
+
+_DOLFINX_CELLS = {"triangle": "triangle", "quad": "quadrilateral", "tetra": "tetrahedron", "hexahedron": "hexahedron"}
+
+
+def mesh_from_tagged(tagged) -> tuple[object, np.ndarray, object]:
+    """A dolfinx mesh of a :class:`~uqgan.fem._mesh.TaggedMesh` with its cell and facet groups.
+
+    Returns
+    -------
+    mesh : dolfinx Mesh (linear geometry, ``gdim`` = the tagged mesh's dimension)
+    cell_tags : (n_cells,) int64, physical group of each dolfinx cell (dolfinx reorders cells)
+    facet_tags : dolfinx MeshTags of the tagged facets (values = physical group numbers)
+    """
+    dolfinx, ufl, MPI = _modules()
+    from dolfinx.io import gmshio
+
+    cell_name = _DOLFINX_CELLS[tagged.cell_type]
+    cell_type = getattr(dolfinx.mesh.CellType, cell_name)
+    perm = gmshio.cell_perm_array(cell_type, tagged.cells.shape[1])
+    cells = np.ascontiguousarray(tagged.cells[:, perm], dtype=np.int64)
+    domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.Cell(cell_name, geometric_dimension=tagged.dimension), 1))
+    mesh = dolfinx.mesh.create_mesh(MPI.COMM_SELF, cells, np.ascontiguousarray(tagged.points), domain)
+    cell_tags = np.asarray(tagged.cell_tags)[np.asarray(mesh.topology.original_cell_index)]
+    tdim = mesh.topology.dim
+    facet_cell = {"line": dolfinx.mesh.CellType.interval, "triangle": dolfinx.mesh.CellType.triangle,
+                  "quad": dolfinx.mesh.CellType.quadrilateral}
+    from ._mesh import CELL_TYPES
+
+    ftype = facet_cell[CELL_TYPES[tagged.cell_type][1]]
+    facets = np.ascontiguousarray(tagged.facets[:, gmshio.cell_perm_array(ftype, tagged.facets.shape[1])],
+                                  dtype=np.int64)
+    entities, values = dolfinx.io.distribute_entity_data(mesh._mesh, tdim - 1, facets,
+                                                         np.asarray(tagged.facet_tags, dtype=np.int32))
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    adj = dolfinx.cpp.graph.AdjacencyList_int32(entities)
+    facet_tags = dolfinx.mesh.meshtags_from_entities(mesh, tdim - 1, adj, np.asarray(values, dtype=np.int32))
+    return mesh, cell_tags.astype(np.int64), facet_tags
+
+
+def cell_volumes(mesh) -> np.ndarray:
+    """Area (2-D) or volume (3-D) of each local cell, ``(n_cells,)`` [m² or m³], by ``∫ 1 dx`` per cell."""
+    dolfinx, ufl, _ = _modules()
+    Q = dolfinx.fem.FunctionSpace(mesh, ("DG", 0))
+    vec = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(ufl.TestFunction(Q) * ufl.dx))
+    out = vec.array.copy()
+    vec.destroy()
+    return out
+
+
+def geometry_arrays(mesh, facets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A linear mesh as arrays: points ``(n, gdim)`` [m], cells ``(m, k)`` and the given facets'
+    ``(f, kf)`` node indices (dolfinx vertex order; simplices only need no permutation)."""
+    dolfinx, _, _ = _modules()
+    tdim = mesh.topology.dim
+    cells = np.asarray(mesh.geometry.dofmap.array).reshape(num_cells(mesh), -1).astype(np.int64)
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    fnodes = dolfinx.cpp.mesh.entities_to_geometry(mesh._mesh, tdim - 1, np.asarray(facets, dtype=np.int32), False)
+    return mesh.geometry.x[:, :mesh.geometry.dim].copy(), cells, np.asarray(fnodes, dtype=np.int64)
+
+
+def tagged_facets(facet_tags, numbers) -> np.ndarray:
+    """Facet indices whose tag is one of ``numbers``."""
+    return np.sort(np.asarray(facet_tags.indices)[np.isin(facet_tags.values, np.asarray(numbers))]).astype(np.int32)
 
 
 def num_cells(mesh) -> int:
@@ -122,21 +188,26 @@ class VectorSpace:
 
     V: object
     degree: int
-    node_coords: np.ndarray  # (n_nodes, 2) [m]
+    node_coords: np.ndarray  # (n_nodes, gdim) [m]
 
     @property
     def n_nodes(self) -> int:
         return self.node_coords.shape[0]
 
     @property
+    def dim(self) -> int:
+        """Components per node (the geometric dimension, 2 or 3)."""
+        return self.node_coords.shape[1]
+
+    @property
     def n_dofs(self) -> int:
-        return 2 * self.n_nodes
+        return self.dim * self.n_nodes
 
 
 def vector_space(mesh, degree: int) -> VectorSpace:
     dolfinx, _, _ = _modules()
     V = dolfinx.fem.VectorFunctionSpace(mesh, ("Lagrange", degree))
-    coords = V.tabulate_dof_coordinates()[:, :2].copy()
+    coords = V.tabulate_dof_coordinates()[:, :mesh.geometry.dim].copy()
     return VectorSpace(V=V, degree=degree, node_coords=coords)
 
 
@@ -147,10 +218,11 @@ def nodes_on_facets(space: VectorSpace, facets: np.ndarray) -> np.ndarray:
     return np.sort(dolfinx.fem.locate_dofs_topological(space.V, mesh.topology.dim - 1, facets)).astype(np.int64)
 
 
-def raw_dofs(nodes: np.ndarray, components=(0, 1)) -> np.ndarray:
-    """Raw dof indices of ``nodes`` for the given components, node-major: ``[2i, 2i+1, ...]``."""
+def raw_dofs(nodes: np.ndarray, components=(0, 1), *, dim: int = 2) -> np.ndarray:
+    """Raw dof indices of ``nodes`` for the given components, node-major: ``[d i, d i + 1, ...]``
+    with ``d = dim`` components per node (pass ``components=range(3), dim=3`` in 3-D)."""
     nodes = np.asarray(nodes, dtype=np.int64)
-    return (2 * nodes[:, None] + np.asarray(components, dtype=np.int64)[None, :]).ravel()
+    return (dim * nodes[:, None] + np.asarray(components, dtype=np.int64)[None, :]).ravel()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -177,8 +249,8 @@ def _elastic_forms(space: VectorSpace, poisson_ratio: float):
     def eps(w):
         return ufl.sym(ufl.grad(w))
 
-    def sigma(w):  # plane strain, sigma = lambda tr(eps) I + 2 mu eps, both linear in E
-        return E * (lam_per_E * ufl.tr(eps(w)) * ufl.Identity(2) + 2 * mu_per_E * eps(w))
+    def sigma(w):  # sigma = lambda tr(eps) I + 2 mu eps (plane strain in 2-D), both linear in E
+        return E * (lam_per_E * ufl.tr(eps(w)) * ufl.Identity(mesh.geometry.dim) + 2 * mu_per_E * eps(w))
 
     return E, u, v, ufl.inner(sigma(u), eps(v)) * ufl.dx
 
@@ -212,6 +284,39 @@ class Assembler:
         values = np.broadcast_to(np.asarray(youngs_modulus_pa, dtype=float), (self.n_cells,))
         self.E.x.array[:] = values
         return _to_scipy(dolfinx.fem.petsc.assemble_matrix(self._k_form))
+
+    def pressure_load_disc(self, facets: np.ndarray, *, centre_m, width_m: float,
+                           quadrature_degree: int = 8) -> np.ndarray:
+        """Load vector [N or N/m] of a unit-peak pressure footprint centred on a point, on ``facets``.
+
+        The pressure is ``cos²(π r / width)`` for ``r = |x - centre| < width/2`` (a raised-cosine
+        disc in 3-D, a raised-cosine segment on a straight 2-D edge), traction ``t = -p n``.
+        """
+        dolfinx, ufl, _ = _modules()
+        key = ("disc", tuple(np.asarray(facets).tolist()), quadrature_degree)
+        if key not in self._load_forms:
+            mesh = self.space.V.mesh
+            fdim = mesh.topology.dim - 1
+            facets = np.asarray(facets, dtype=np.int32)
+            tags = dolfinx.mesh.meshtags(mesh, fdim, facets, np.ones_like(facets))
+            ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags, metadata={"quadrature_degree": quadrature_degree})
+            c = dolfinx.fem.Constant(mesh, np.zeros(mesh.geometry.dim))
+            w = dolfinx.fem.Constant(mesh, 1.0)
+            x = ufl.SpatialCoordinate(mesh)
+            s = ufl.sqrt(ufl.dot(x - c, x - c)) / w
+            p = ufl.conditional(ufl.lt(s, 0.5), ufl.cos(np.pi * s) ** 2, 0.0)
+            n = ufl.FacetNormal(mesh)
+            self._load_forms[key] = (dolfinx.fem.form(-p * ufl.inner(n, self._v) * ds(1)), c, w)
+        form, c, w = self._load_forms[key]
+        c.value = np.asarray(centre_m, dtype=float)
+        w.value = float(width_m)
+        vec = dolfinx.fem.petsc.assemble_vector(form)
+        from petsc4py import PETSc
+
+        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        out = vec.array.copy()
+        vec.destroy()
+        return out
 
     def pressure_load(self, facets: np.ndarray, *, centre_m: float | None = None, width_m: float | None = None,
                       axis: int = 0, quadrature_degree: int = 8) -> np.ndarray:
@@ -269,15 +374,19 @@ def strain_operator(space: VectorSpace) -> tuple[sp.csr_matrix, np.ndarray]:
 
     Returns
     -------
-    S : (3 n_points, n_dofs) csr — rows ``3 p + (0, 1, 2)`` give ``(ε_xx, ε_yy, 2 ε_xy)`` at point p
+    S : (3 n_points, n_dofs) csr — rows ``3 p + (0, 1, 2)`` give ``(ε_xx, ε_yy, 2 ε_xy)`` at point p;
+        in 3-D ``(6 n_points, n_dofs)``, rows ``6 p + (0..5)`` give ``(ε_xx, ε_yy, ε_zz, 2 ε_yz, 2 ε_xz, 2 ε_xy)``
     cells : (n_points,) int — the cell of each point (to look up the material there)
     """
     dolfinx, ufl, _ = _modules()
     mesh = space.V.mesh
-    W = dolfinx.fem.VectorFunctionSpace(mesh, ("DG", max(space.degree - 1, 1)), dim=3)
+    nc = 3 if mesh.geometry.dim == 2 else 6
+    W = dolfinx.fem.VectorFunctionSpace(mesh, ("DG", max(space.degree - 1, 1)), dim=nc)
     u = dolfinx.fem.Function(space.V)
     e = ufl.sym(ufl.grad(u))
-    expr = dolfinx.fem.Expression(ufl.as_vector([e[0, 0], e[1, 1], 2 * e[0, 1]]), W.element.interpolation_points())
+    comps = ([e[0, 0], e[1, 1], 2 * e[0, 1]] if nc == 3 else
+             [e[0, 0], e[1, 1], e[2, 2], 2 * e[1, 2], 2 * e[0, 2], 2 * e[0, 1]])
+    expr = dolfinx.fem.Expression(ufl.as_vector(comps), W.element.interpolation_points())
     w = dolfinx.fem.Function(W)
     n = space.n_dofs
     rows, cols, vals = [], [], []
@@ -291,10 +400,10 @@ def strain_operator(space: VectorSpace) -> tuple[sp.csr_matrix, np.ndarray]:
         cols.append(np.full(nz.size, j))
         vals.append(col[nz].copy())
     S = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(w.x.array.size, n))
-    # the cell of each DG point: DG dofs are blocked by 3, dofmap gives the points of each cell
+    # the cell of each DG point: DG dofs are blocked by nc, dofmap gives the points of each cell
     n_cells = num_cells(mesh)
     cell_dofs = W.dofmap.list.array.reshape(n_cells, -1)
-    cells = np.empty(w.x.array.size // 3, dtype=np.int64)
+    cells = np.empty(w.x.array.size // nc, dtype=np.int64)
     cells[cell_dofs] = np.arange(n_cells)[:, None]
     return S, cells
 
@@ -326,11 +435,15 @@ def write_xdmf(space: VectorSpace, path: str | Path, times: np.ndarray, displace
 # linear solver
 
 
-def petsc_lu(A: sp.spmatrix, *, ordering: str = "nd"):
+def petsc_lu(A: sp.spmatrix, *, ordering: str = "nd", package: str = "petsc", cholesky: bool = False):
     """Factorise ``A`` once with PETSc's own sparse LU; returns ``solve(b)`` for (n,) or (n, k).
 
     Measured on the default case's 20.5k-dof P2 operator (2 cores, serial): PETSc LU with nested
     dissection solves in 1.0 ms, SuperLU (scipy, MMD on AᵀA+A) in 2.0 ms, MUMPS in 3.0 ms.
+    In 3-D the fill-in changes the order (30k-dof P2 tetrahedra of ``simulations/plate3d_hole``):
+    PETSc LU factorises in 11.4 s and solves in 25 ms, MUMPS Cholesky (``package="mumps",
+    cholesky=True``, for the symmetric effective matrix) in 2.8 s and 32 ms, CG + ICC(0) needs 23
+    iterations (137 ms) per solve: see :func:`petsc_cholesky_mumps`.
     """
     require("petsc4py", purpose=_PURPOSE)
     from petsc4py import PETSc
@@ -344,9 +457,10 @@ def petsc_lu(A: sp.spmatrix, *, ordering: str = "nd"):
     ksp.setOperators(mat)
     ksp.setType("preonly")
     pc = ksp.getPC()
-    pc.setType("lu")
-    pc.setFactorSolverType("petsc")
-    pc.setFactorOrdering(ordering)
+    pc.setType("cholesky" if cholesky else "lu")
+    pc.setFactorSolverType(package)
+    if package == "petsc":
+        pc.setFactorOrdering(ordering)
     ksp.setUp()
     factor = pc.getFactorMatrix()
     b_vec, x_vec = mat.createVecRight(), mat.createVecLeft()
@@ -378,3 +492,215 @@ def petsc_lu(A: sp.spmatrix, *, ordering: str = "nd"):
 def _destroy_petsc(*objs) -> None:
     for obj in objs:
         obj.destroy()
+
+
+# ------------------------------------------------------------------------------------------------
+# MPI: one full model over the ranks of COMM_WORLD (dolfinx's partition, PETSc's parallel matrices)
+#
+# Each rank holds its own cells, the dofs it owns plus ghosts; PETSc matrices and vectors are
+# distributed by owned dofs in dolfinx's local order (global raw dof = 2 * local_range[0] + local).
+# The numpy side sees each rank's owned part only.
+
+
+def world():
+    """``MPI.COMM_WORLD`` (initialises MPI on first use)."""
+    _, _, MPI = _modules()
+    return MPI.COMM_WORLD
+
+
+def world_size() -> int:
+    return world().size
+
+
+def world_rank() -> int:
+    return world().rank
+
+
+def distributed_rectangle_mesh(length_m: float, height_m: float, nx: int, ny: int):
+    """:func:`rectangle_mesh` partitioned over ``COMM_WORLD`` (same vertices, same diagonals)."""
+    dolfinx, _, MPI = _modules()
+    return dolfinx.mesh.create_rectangle(
+        MPI.COMM_WORLD, [np.array([0.0, 0.0]), np.array([length_m, height_m])], [nx, ny],
+        dolfinx.mesh.CellType.triangle, diagonal=dolfinx.mesh.DiagonalType.right,
+    )
+
+
+def distributed_mesh_from_arrays(points: np.ndarray | None, triangles: np.ndarray | None):
+    """:func:`mesh_from_arrays` partitioned over ``COMM_WORLD``: rank 0 gives the arrays (the
+    others None) and dolfinx's partitioner distributes the cells, once, before any time step."""
+    dolfinx, ufl, MPI = _modules()
+    if MPI.COMM_WORLD.rank != 0 or points is None:
+        points, triangles = np.zeros((0, 2)), np.zeros((0, 3), dtype=np.int64)
+    domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.triangle, 1))
+    return dolfinx.mesh.create_mesh(MPI.COMM_WORLD, np.asarray(triangles, dtype=np.int64),
+                                    np.asarray(points, dtype=np.float64)[:, :2], domain)
+
+
+def local_cell_midpoints(mesh) -> np.ndarray:
+    """Midpoints of this rank's cells, owned then ghost ones, ``(n_local_cells, 2)`` [m] (the
+    order of a DG0 function's local array: what a per-cell Young's modulus fills)."""
+    dolfinx, _, _ = _modules()
+    tdim = mesh.topology.dim
+    im = mesh.topology.index_map(tdim)
+    n = im.size_local + im.num_ghosts
+    return dolfinx.mesh.compute_midpoints(mesh, tdim, np.arange(n, dtype=np.int32))[:, :2]
+
+
+def owned_nodes(space: VectorSpace) -> int:
+    """Number of nodes this rank owns (the first ones of ``space.node_coords``; the rest are ghosts)."""
+    return space.V.dofmap.index_map.size_local
+
+
+def first_global_dof(space: VectorSpace) -> int:
+    """Global raw index of this rank's first owned dof."""
+    return 2 * space.V.dofmap.index_map.local_range[0]
+
+
+def petsc_mass(assembler: Assembler):
+    """Consistent mass as a distributed PETSc matrix (no boundary conditions)."""
+    dolfinx, _, _ = _modules()
+    A = dolfinx.fem.petsc.assemble_matrix(assembler._m_form)
+    A.assemble()
+    return A
+
+
+def petsc_stiffness(assembler: Assembler, youngs_modulus_pa):
+    """Stiffness as a distributed PETSc matrix (no BCs); Young's modulus [Pa] a scalar or one
+    value per local cell, ghosts included (see :func:`local_cell_midpoints`)."""
+    dolfinx, _, _ = _modules()
+    assembler.E.x.array[:] = np.broadcast_to(np.asarray(youngs_modulus_pa, dtype=float), assembler.E.x.array.shape)
+    A = dolfinx.fem.petsc.assemble_matrix(assembler._k_form)
+    A.assemble()
+    return A
+
+
+class PetscOperator:
+    """``A @ x`` for a distributed PETSc matrix on each rank's owned part ``x`` ``(n_owned,)``:
+    one ``MatMult`` (PETSc exchanges the ghost values it needs)."""
+
+    def __init__(self, A):
+        self.A = A
+        self._x, self._y = A.createVecRight(), A.createVecLeft()
+        n = self._x.getLocalSize()
+        self.shape = (n, n)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 1:
+            raise ValueError("the MPI model steps one run at a time: x must be (n_owned,)")
+        self._x.array_w[:] = x
+        self.A.mult(self._x, self._y)
+        return self._y.array_r.copy()
+
+
+def lumped_mass_petsc(M, degree: int) -> np.ndarray:
+    """The rule of :func:`uqgan.physics.explicit.lumped_mass` on a distributed matrix: row sums for degree
+    1, HRZ (``diag(M) · Σᵢⱼ Mᵢⱼ / Σᵢ Mᵢᵢ``, sums over all ranks) above. Owned part, ``(n_owned,)``."""
+    ones, rows = M.createVecRight(), M.createVecLeft()
+    ones.set(1.0)
+    M.mult(ones, rows)
+    if degree == 1:
+        return rows.array_r.copy()
+    diag = M.getDiagonal()
+    scale = rows.sum() / diag.sum()
+    return diag.array_r * scale
+
+
+def global_dot(comm=None):
+    """``dot(a, b)`` over all ranks of ``comm`` (default ``COMM_WORLD``) for owned parts."""
+    comm = comm or world()
+    if comm.size == 1:
+        return lambda a, b: float(np.dot(a, b))
+    _, _, MPI = _modules()
+    local, total = np.zeros(1), np.zeros(1)
+
+    def dot(a, b):
+        local[0] = np.dot(a, b)
+        comm.Allreduce(local, total, op=MPI.SUM)
+        return float(total[0])
+
+    return dot
+
+
+def broadcast(obj, root: int = 0):
+    """``obj`` from ``root`` on every rank of ``COMM_WORLD`` (pickled; small objects only)."""
+    return world().bcast(obj, root=root)
+
+
+def global_max(value: float) -> float:
+    _, _, MPI = _modules()
+    return world().allreduce(float(value), op=MPI.MAX)
+
+
+class RootGather:
+    """Gathers a fixed set of owned dofs of every rank into one array on rank 0, in a given order.
+
+    Each rank passes the owned local indices it holds and their positions ``dst`` in the target
+    array of size ``n``; :meth:`__call__` sends ``x[local]`` (a few hundred values: the zone, not
+    the mesh) and rank 0 places them. Other ranks get None.
+    """
+
+    def __init__(self, local: np.ndarray, dst: np.ndarray, n: int):
+        self.comm = world()
+        self.local = np.asarray(local, dtype=np.int64)
+        counts = self.comm.gather(self.local.size, root=0)
+        dsts = self.comm.gather(np.asarray(dst, dtype=np.int64), root=0)
+        self.n = int(n)
+        if self.comm.rank == 0:
+            self.counts = np.asarray(counts)
+            self.order = np.concatenate(dsts)
+            if np.unique(self.order).size != self.n or self.order.size != self.n:
+                raise ValueError(f"the ranks hold {self.order.size} zone dofs ({np.unique(self.order).size} "
+                                 f"distinct) of {self.n}: the zone was not matched node for node")
+            self._buf = np.empty(self.n)
+        self._send = np.empty(self.local.size)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray | None:
+        np.take(x, self.local, out=self._send)
+        if self.comm.size == 1:
+            out = np.empty(self.n)
+            out[self.order] = self._send
+            return out
+        if self.comm.rank == 0:
+            self.comm.Gatherv(self._send, (self._buf, self.counts), root=0)
+            out = np.empty(self.n)
+            out[self.order] = self._buf
+            return out
+        self.comm.Gatherv(self._send, None, root=0)
+        return None
+
+
+def petsc_effective_solver(M, K, m_coef: float, k_coef: float, fixed_owned: np.ndarray, first_dof: int,
+                           *, solver: str = "mumps"):
+    """Factorise ``A = m_coef M + k_coef K`` with the constrained dofs' rows and columns replaced
+    by the identity, in parallel (MUMPS by default; PETSc's own LU on one rank). Returns
+    ``solve(b) -> x`` on owned parts: the constrained entries of ``x`` are ``b``'s (zero for a clamp)."""
+    require("petsc4py", purpose=_PURPOSE)
+    from petsc4py import PETSc
+
+    A = M.copy()
+    A.scale(m_coef)
+    A.axpy(k_coef, K)
+    rows = (np.asarray(fixed_owned, dtype=np.int64) + first_dof).astype(PETSc.IntType)
+    A.zeroRowsColumns(rows, diag=1.0)
+    ksp = PETSc.KSP().create(A.getComm())
+    ksp.setOperators(A)
+    ksp.setType("preonly")
+    pc = ksp.getPC()
+    pc.setType("lu")
+    pc.setFactorSolverType(solver)
+    ksp.setUp()
+    b_vec, x_vec = A.createVecLeft(), A.createVecRight()
+
+    def solve(b: np.ndarray) -> np.ndarray:
+        b_vec.array_w[:] = b
+        ksp.solve(b_vec, x_vec)
+        return x_vec.array_r.copy()
+
+    solve.petsc_objects = (ksp, A, b_vec, x_vec)
+    finalizer = weakref.finalize(solve, _destroy_petsc, *solve.petsc_objects)
+    finalizer.atexit = False
+    return solve
+
+def petsc_cholesky_mumps(A: sp.spmatrix):
+    """``solve(b)`` by MUMPS's sparse Cholesky of the symmetric positive definite ``A`` (3-D default)."""
+    return petsc_lu(A, package="mumps", cholesky=True)

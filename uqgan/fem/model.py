@@ -29,8 +29,10 @@ from ..physics.material import half_sine_pulse
 from ..physics.qoi import ZoneQoI
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy, scipy_lu
 from . import _dolfinx as backend
+from .explicit import check_time_step, explicit_integrator
 
-__all__ = ["FullSolution", "PlateModel", "Zone", "ZoneOperators", "build_mesh", "build_zone"]
+__all__ = ["FullSolution", "PlateModel", "Structure", "Zone", "ZoneOperators", "build_mesh", "build_structure",
+           "build_zone", "write_plate_mesh"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,43 +90,142 @@ def _order_along_perimeter(coords: np.ndarray, centre: np.ndarray, start: np.nda
 
 
 def match_nodes(source: np.ndarray, target: np.ndarray, tol: float) -> np.ndarray:
-    """Index into ``target`` of each point of ``source`` (both ``(n, 2)`` [m]); error if any is off."""
+    """Index into ``target`` of each point of ``source`` (both ``(n, d)`` [m]); error if any is off."""
     dist, idx = cKDTree(target).query(source)
     bad = np.flatnonzero(dist > tol)
     if bad.size:
         p = source[bad[0]]
         raise ValueError(
-            f"{bad.size} node(s) match no node within {tol:.3g} m, first at ({p[0]:.6g}, {p[1]:.6g}) m "
+            f"{bad.size} node(s) match no node within {tol:.3g} m, first at ({', '.join(f'{v:.6g}' for v in p)}) m "
             f"(nearest at {dist[bad[0]]:.3g} m): the meshes do not coincide there"
         )
     return idx
 
 
-def build_zone(case: CaseConfig, mesh, space: backend.VectorSpace) -> Zone:
-    """The zone's cells, its restricted mesh and space, and its ordered boundary nodes."""
+@dataclass(frozen=True)
+class Structure:
+    """The full mesh of a case with what the models need of its tags.
+
+    Built by :func:`build_structure`: the built-in plate (zone cells by their midpoints in the zone
+    rectangle, the bottom edge clamped, the top edge loaded) or a tagged mesh file (zone, clamped
+    and loaded from its physical groups, checked by :mod:`uqgan.fem._mesh`).
+    """
+
+    mesh: object
+    zone_cells: np.ndarray  # (n_zone_cells,) int32 dolfinx cells of the zone
+    clamped_facets: np.ndarray  # (n,) int32
+    loaded_facets: np.ndarray  # (n,) int32
+    match_tolerance_m: float  # nodes of two meshes coincide when closer than this [m]
+    zone_centre: np.ndarray  # (d,) [m], centre of the zone boundary's ordering (2-D)
+    zone_start: np.ndarray  # (d,) [m], the boundary ordering starts nearest this point (2-D)
+    zone_fraction: float  # zone area (volume) / structure area (volume)
+
+    @property
+    def dimension(self) -> int:
+        return self.mesh.geometry.dim
+
+
+def build_structure(case: CaseConfig) -> Structure:
+    """The case's mesh, zone cells, clamped and loaded facets (see :class:`Structure`).
+
+    Raises
+    ------
+    uqgan.fem._mesh.MeshError
+        For a mesh file: one line naming the problem (missing tag, zone touching a support, ...).
+    """
     g = case.geometry
+    if g.is_mesh_file:
+        return _structure_from_file(case)
     z = g.zone
+    mesh = build_mesh(case)
     mid = backend.cell_midpoints(mesh)
-    centre = np.array([0.5 * (z.x_min_m + z.x_max_m), 0.5 * (z.y_min_m + z.y_max_m)])
     cells = np.flatnonzero((mid[:, 0] > z.x_min_m) & (mid[:, 0] < z.x_max_m)
                            & (mid[:, 1] > z.y_min_m) & (mid[:, 1] < z.y_max_m)).astype(np.int32)
     if cells.size == 0:
         raise ValueError("the zone contains no cell: refine geometry.element_size_m or enlarge the zone")
+    tol = 1e-6 * g.element_size_m
+    clamp = backend.boundary_facets(mesh, lambda x: np.abs(x[1]) < tol)
+    top = backend.boundary_facets(mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
+    return Structure(mesh=mesh, zone_cells=cells, clamped_facets=clamp, loaded_facets=top,
+                     match_tolerance_m=MATCH_TOLERANCE * g.element_size_m,
+                     zone_centre=np.array([0.5 * (z.x_min_m + z.x_max_m), 0.5 * (z.y_min_m + z.y_max_m)]),
+                     zone_start=np.array([z.x_min_m, z.y_min_m]), zone_fraction=g.zone_area_fraction)
+
+
+def _structure_from_file(case: CaseConfig) -> Structure:
+    from . import _mesh
+
+    g = case.geometry
+    tagged = _mesh.read_tagged_mesh(g.mesh, dimension=g.dimension)
+    numbers = _mesh.resolve_tags(tagged, g.tags)
+    _mesh.check_zone(tagged, numbers)
+    mesh, cell_tags, facet_tags = backend.mesh_from_tagged(tagged)
+    cells = np.flatnonzero(np.isin(cell_tags, numbers["zone"])).astype(np.int32)
+    clamped = backend.tagged_facets(facet_tags, numbers["clamped"])
+    loaded = backend.tagged_facets(facet_tags, numbers["loaded"])
+    volumes = backend.cell_volumes(mesh)
+    mid = backend.cell_midpoints(mesh)[cells]
+    centre = (mid * volumes[cells, None]).sum(axis=0) / volumes[cells].sum()
+    loaded_points = tagged.points[np.unique(tagged.facets[np.isin(tagged.facet_tags, numbers["loaded"])])]
+    pos = case.parameters.load_position
+    for value in (pos.low, pos.high):
+        message = _mesh.footprint_warning(loaded_points, case.load.centre_m(value), case.load.footprint_width_m)
+        if message:
+            raise _mesh.MeshError(f"parameters.load_position={value}: {message}")
+    return Structure(mesh=mesh, zone_cells=cells, clamped_facets=clamped, loaded_facets=loaded,
+                     match_tolerance_m=MATCH_TOLERANCE * float(tagged.edge_lengths().min()),
+                     zone_centre=centre, zone_start=mid.min(axis=0),
+                     zone_fraction=float(volumes[cells].sum() / volumes.sum()))
+
+
+def build_zone(case: CaseConfig, structure: Structure, space: backend.VectorSpace) -> Zone:
+    """The zone's cells, its restricted mesh and space, and its ordered boundary nodes.
+
+    In 2-D the boundary nodes are ordered counter-clockwise around the zone; in 3-D
+    lexicographically by (x, y, z). Datasets match nodes by coordinates, so the order is a convention.
+    """
+    mesh, cells, tol = structure.mesh, structure.zone_cells, structure.match_tolerance_m
     sub, cell_map = backend.submesh(mesh, cells)
-    zspace = backend.vector_space(sub, g.degree)
-    tol = MATCH_TOLERANCE * g.element_size_m
+    zspace = backend.vector_space(sub, case.geometry.degree)
     full_nodes = match_nodes(zspace.node_coords, space.node_coords, tol)
     bnodes = backend.nodes_on_facets(space, backend.interface_facets(mesh, cells))
+    if bnodes.size == 0:
+        raise ValueError("the zone has no boundary inside the structure (it touches no other cell): the zone must "
+                         "be surrounded by the rest of the structure")
     bcoords = space.node_coords[bnodes]
-    order = _order_along_perimeter(bcoords, centre, np.array([z.x_min_m, z.y_min_m]))
+    if space.dim == 2:
+        order = _order_along_perimeter(bcoords, structure.zone_centre, structure.zone_start)
+    else:
+        order = np.lexsort(bcoords.T[::-1])
     bnodes = bnodes[order]
     bz = match_nodes(space.node_coords[bnodes], zspace.node_coords, tol)
     return Zone(cells=cells, space=zspace, cell_map=np.asarray(cell_map, dtype=np.int64), full_nodes=full_nodes,
-                boundary_nodes=bnodes, boundary_zone_nodes=bz, area_fraction=g.zone_area_fraction)
+                boundary_nodes=bnodes, boundary_zone_nodes=bz, area_fraction=structure.zone_fraction)
+
+
+def write_plate_mesh(case: CaseConfig, path, *, file_format: str = "gmsh22"):
+    """Write a built-in plate case's mesh as a tagged mesh file: a start for a mesh case.
+
+    Physical groups: ``zone`` (1, the zone's cells), ``plate`` (2, the other cells), ``clamped``
+    (3, the bottom edge), ``loaded`` (4, the top edge). A mesh case of this file with
+    ``load.origin_m = [0, height_m]``, ``load.direction = [1, 0]`` is the same problem as the
+    built-in case (tests/test_mesh_input.py checks that they agree to round-off).
+    """
+    from ._mesh import write_tagged_mesh
+
+    if case.geometry.is_mesh_file:
+        raise ValueError(f"case {case.name!r} already reads a mesh file ({case.geometry.mesh})")
+    st = build_structure(case)
+    points, cells, clamped = backend.geometry_arrays(st.mesh, st.clamped_facets)
+    _, _, loaded = backend.geometry_arrays(st.mesh, st.loaded_facets)
+    tags = np.full(len(cells), 2, dtype=np.int64)
+    tags[st.zone_cells] = 1
+    return write_tagged_mesh(path, points, "triangle", cells, tags, {"clamped": (3, clamped), "loaded": (4, loaded)},
+                             {"zone": 1, "plate": 2}, file_format=file_format)
 
 
 def build_mesh(case: CaseConfig):
-    """The full mesh of a case: structured triangles, or gmsh's with a hole in the zone."""
+    """The full mesh of the built-in plate: structured triangles, or gmsh's with a hole in the zone."""
     g = case.geometry
     if g.zone.hole_radius_m > 0:
         from ._gmsh import plate_with_hole
@@ -167,7 +268,7 @@ class ZoneOperators:
         E = np.broadcast_to(np.asarray(youngs_modulus_zone_cells, dtype=float), (self.zone.cells.size,))
         S, point_cells = self.strain_operator
         K = self.stiffness(E) if stiffness is None else stiffness
-        return ZoneQoI(S, E[point_cells], self.case.material.poisson_ratio, K, batch=batch)
+        return ZoneQoI(S, E[point_cells], self.case.material.poisson_ratio, K, batch=batch, dim=self.zone.space.dim)
 
 
 class PlateModel:
@@ -178,30 +279,38 @@ class PlateModel:
     case
         The case.
     solver
-        ``"petsc"`` (PETSc's LU, fastest measured here) or ``"scipy"`` (SuperLU).
+        ``"auto"`` (PETSc's LU in 2-D, fastest measured there; MUMPS's Cholesky in 3-D, where it
+        factorises 4x faster than PETSc's LU), ``"petsc"`` (LU), ``"mumps"`` (Cholesky) or ``"scipy"`` (SuperLU).
     """
 
-    def __init__(self, case: CaseConfig, *, solver: str = "petsc"):
-        if solver not in ("petsc", "scipy"):
-            raise ValueError(f"solver={solver!r}: must be 'petsc' or 'scipy'")
+    def __init__(self, case: CaseConfig, *, solver: str = "auto"):
+        if solver not in ("auto", "petsc", "mumps", "scipy"):
+            raise ValueError(f"solver={solver!r}: must be 'auto', 'petsc', 'mumps' or 'scipy'")
         t0 = time.perf_counter()
         self.case = case
-        self._factorize = backend.petsc_lu if solver == "petsc" else scipy_lu
+        if solver == "auto":
+            solver = "mumps" if case.geometry.dimension == 3 else "petsc"
+        self._factorize = {"petsc": backend.petsc_lu, "mumps": backend.petsc_cholesky_mumps, "scipy": scipy_lu}[solver]
         g, mat = case.geometry, case.material
-        self.mesh = build_mesh(case)
+        self.structure = build_structure(case)
+        self.mesh = self.structure.mesh
         self.space = backend.vector_space(self.mesh, g.degree)
+        self.dim = self.space.dim
         self.n_cells = backend.num_cells(self.mesh)
         self.assembler = backend.Assembler(self.space, density_kg_m3=mat.density_kg_m3, poisson_ratio=mat.poisson_ratio)
         self.M = self.assembler.mass()
         self._integrator_nominal: NewmarkIntegrator | None = None
 
-        tol = 1e-6 * g.element_size_m
-        clamp = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1]) < tol)
-        self.clamped_dofs = backend.raw_dofs(backend.nodes_on_facets(self.space, clamp))
-        self.top_facets = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
-        self.zone = build_zone(case, self.mesh, self.space)
+        clamp = self.structure.clamped_facets
+        self.clamped_dofs = self.raw_dofs(backend.nodes_on_facets(self.space, clamp))
+        self.top_facets = self.structure.loaded_facets  # the loaded facets (the top edge of the built-in plate)
+        self.zone = build_zone(case, self.structure, self.space)
         self.zone_ops = ZoneOperators(case, self.zone)
-        self.time_scheme = TimeScheme.from_name(case.time.scheme, case.time.spectral_radius)
+        self.explicit = case.time.scheme == "central-difference"
+        self.time_scheme = None if self.explicit else TimeScheme.from_name(case.time.scheme, case.time.spectral_radius)
+        if self.explicit:  # refuse a dt_s above the mesh's stability limit before any run
+            self.stable_time_step_s = check_time_step(case, self.M, self.assembler.stiffness(mat.youngs_modulus_pa),
+                                                      constrained_dofs=self.clamped_dofs)
         for warning in case.resolution()["warnings"]:
             logger.warning("under-resolved: %s", warning)
         logger.info("full model: %d dofs, %d cells, zone %d dofs (%.1f %% of the area), %d boundary nodes; "
@@ -212,6 +321,10 @@ class PlateModel:
     @property
     def n_dofs(self) -> int:
         return self.space.n_dofs
+
+    def raw_dofs(self, nodes) -> np.ndarray:
+        """Raw dof indices of ``nodes``, every component, node-major."""
+        return backend.raw_dofs(nodes, tuple(range(self.dim)), dim=self.dim)
 
     @property
     def output_steps(self) -> np.ndarray:
@@ -238,16 +351,22 @@ class PlateModel:
             raise ValueError("youngs_modulus must be finite and > 0 in every cell")
         return E
 
-    def integrator(self, youngs_modulus=None) -> NewmarkIntegrator:
-        """The factorised time integrator for a Young's-modulus field (cached for the nominal one)."""
+    def integrator(self, youngs_modulus=None):
+        """The time integrator for a Young's-modulus field (cached for the nominal one): Newmark /
+        generalized-α factorised once, or explicit central differences with the lumped mass."""
         if youngs_modulus is None and self._integrator_nominal is not None:
             return self._integrator_nominal
-        K = self.assembler.stiffness(self.youngs_modulus_cells(youngs_modulus))
+        E = self.youngs_modulus_cells(youngs_modulus)
+        K = self.assembler.stiffness(E)
         mat = self.case.material
-        integ = NewmarkIntegrator(self.M, K, dt=self.case.time.dt_s, scheme=self.time_scheme,
-                                  constrained_dofs=self.clamped_dofs,
-                                  rayleigh=(mat.rayleigh_mass_1_per_s, mat.rayleigh_stiffness_s),
-                                  factorize=self._factorize)
+        if self.explicit:
+            integ = explicit_integrator(self.case, self.M, K, constrained_dofs=self.clamped_dofs,
+                                        stable_time_step_s=self.stable_time_step_s, youngs_modulus_pa=E)
+        else:
+            integ = NewmarkIntegrator(self.M, K, dt=self.case.time.dt_s, scheme=self.time_scheme,
+                                      constrained_dofs=self.clamped_dofs,
+                                      rayleigh=(mat.rayleigh_mass_1_per_s, mat.rayleigh_stiffness_s),
+                                      factorize=self._factorize)
         if youngs_modulus is None:
             self._integrator_nominal = integ
         return integ
@@ -257,7 +376,14 @@ class PlateModel:
         return self.zone_ops.qoi(self.youngs_modulus_cells(youngs_modulus)[self.zone.cell_map], batch=batch)
 
     def unit_load(self, position_m: float) -> np.ndarray:
-        """Load vector [N/m] of the footprint at ``position_m`` with unit peak pressure (1 Pa)."""
+        """Load vector [N/m] of the footprint at ``position_m`` with unit peak pressure (1 Pa).
+
+        Mesh cases: a raised-cosine footprint around ``load.origin_m + position_m * load.direction``
+        on the loaded facets (a disc in 3-D; the load vector is then in N).
+        """
+        if self.case.geometry.is_mesh_file:
+            return self.assembler.pressure_load_disc(self.top_facets, centre_m=self.case.load.centre_m(position_m),
+                                                     width_m=self.case.load.footprint_width_m)
         return self.assembler.pressure_load(self.top_facets, centre_m=position_m,
                                             width_m=self.case.load.footprint_width_m, axis=0)
 
@@ -265,7 +391,7 @@ class PlateModel:
     def nodes_at(self, points) -> np.ndarray:
         """Full-space node indices at ``points`` ``(n, 2)`` [m]; each point must be a mesh node."""
         pts = np.atleast_2d(np.asarray(points, dtype=float))
-        return match_nodes(pts, self.space.node_coords, MATCH_TOLERANCE * self.case.geometry.element_size_m)
+        return match_nodes(pts, self.space.node_coords, self.structure.match_tolerance_m)
 
     def solve(self, parameters: dict[str, float] | None = None, *, youngs_modulus=None, record_nodes=None,
               keep_zone_history: bool = False, keep_full_history: bool = False) -> FullSolution:
@@ -298,13 +424,13 @@ class PlateModel:
 
         steps = set(self.output_steps.tolist())
         n_out = len(steps)
-        zone_dofs = backend.raw_dofs(self.zone.full_nodes)
-        bc_dofs = backend.raw_dofs(self.zone.boundary_nodes)
+        zone_dofs = self.raw_dofs(self.zone.full_nodes)
+        bc_dofs = self.raw_dofs(self.zone.boundary_nodes)
         u_bc = np.empty((n_out, bc_dofs.size))
         energy = np.empty(n_out)
         u_zone = np.empty((n_out, zone_dofs.size)) if keep_zone_history else None
         u_full = np.empty((n_out, self.n_dofs)) if keep_full_history else None
-        rec_dofs = None if record_nodes is None else backend.raw_dofs(np.asarray(record_nodes, dtype=np.int64))
+        rec_dofs = None if record_nodes is None else self.raw_dofs(np.asarray(record_nodes, dtype=np.int64))
         if rec_dofs is not None and rec_dofs.size and (rec_dofs.min() < 0 or rec_dofs.max() >= self.n_dofs):
             raise ValueError(f"record_nodes must be node indices in [0, {self.space.n_nodes})")
         u_rec = None if rec_dofs is None else np.empty((n_out, rec_dofs.size))
@@ -324,17 +450,27 @@ class PlateModel:
                     u_rec[i] = u[rec_dofs]
 
         integ.run(self.case.time.n_steps, force=force, observer=observer)
+        d = self.dim
         wall = time.perf_counter() - t0
         logger.debug("full solve %s in %.2f s", params, wall)
         return FullSolution(
-            parameters=params, time_s=self.output_times, u_bc=u_bc.reshape(n_out, -1, 2), qoi=qoi.result(),
-            energy_j_per_m=energy, u_zone=None if u_zone is None else u_zone.reshape(n_out, -1, 2),
+            parameters=params, time_s=self.output_times, u_bc=u_bc.reshape(n_out, -1, d), qoi=qoi.result(),
+            energy_j_per_m=energy, u_zone=None if u_zone is None else u_zone.reshape(n_out, -1, d),
             wall_time_s=wall, extra={**({} if u_full is None else {"u_full": u_full}),
-                                     **({} if u_rec is None else {"u_nodes": u_rec.reshape(n_out, -1, 2)})},
+                                     **({} if u_rec is None else {"u_nodes": u_rec.reshape(n_out, -1, d)})},
         )
 
     def write_xdmf(self, path: str | Path, solution: FullSolution) -> Path:
-        """Write a solution's full displacement history (needs ``keep_full_history=True``) for ParaView."""
+        """Write a solution's full displacement history (needs ``keep_full_history=True``) for ParaView.
+
+        Also writes the zone's own mesh and history beside it, ``<stem>_zone.xdmf`` (what the
+        submodel sees). Returns the full model's file.
+        """
         if "u_full" not in solution.extra:
             raise ValueError("solution has no full history: solve with keep_full_history=True")
-        return backend.write_xdmf(self.space, path, solution.time_s, solution.extra["u_full"])
+        u_full = solution.extra["u_full"]
+        out = backend.write_xdmf(self.space, path, solution.time_s, u_full)
+        zone_path = out.with_name(f"{out.stem}_zone.xdmf")
+        backend.write_xdmf(self.zone.space, zone_path, solution.time_s, u_full[:, self.raw_dofs(self.zone.full_nodes)])
+        logger.info("wrote %s and %s for ParaView", out, zone_path)
+        return out

@@ -30,10 +30,11 @@ import scipy.sparse as sp
 
 from ..config import CaseConfig
 from ..data.dataset import variables_with_role
-from ..physics.qoi import QOI_SPECS
+from ..physics.qoi import QOI_SPECS, qoi_specs
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
 from . import _dolfinx as backend
-from .model import MATCH_TOLERANCE, ZoneOperators, build_mesh, build_zone
+from .explicit import explicit_integrator
+from .model import ZoneOperators, build_structure, build_zone
 
 __all__ = ["SubModel", "SubmodelError", "dense_inverse", "solve_submodel"]
 
@@ -77,24 +78,36 @@ class SubModel:
             raise ValueError(f"solver={solver!r}: must be 'auto', 'dense' or 'sparse'")
         t0 = time.perf_counter()
         self.case = case
-        mesh = build_mesh(case)
-        full_space = backend.vector_space(mesh, case.geometry.degree)
-        self.zone = build_zone(case, mesh, full_space)
+        structure = build_structure(case)
+        full_space = backend.vector_space(structure.mesh, case.geometry.degree)
+        self.zone = build_zone(case, structure, full_space)
+        self._tol = structure.match_tolerance_m
+        self.dim = full_space.dim
         self.ops = ZoneOperators(case, self.zone)
         E = np.full(self.zone.cells.size, case.material.youngs_modulus_pa)  # the zone keeps E0
         self.M = self.ops.mass()
         self.K = self.ops.stiffness(E)
         self._E = E
-        self.constrained_dofs = backend.raw_dofs(self.zone.boundary_zone_nodes)  # boundary order, node-major
+        self.constrained_dofs = backend.raw_dofs(self.zone.boundary_zone_nodes, tuple(range(self.dim)),
+                                                 dim=self.dim)  # boundary order, node-major
         self._to_sorted = np.argsort(self.constrained_dofs)  # -> the integrator's sorted constrained dofs
         self._solver = solver
         self._integrators: dict[str, NewmarkIntegrator] = {}
         logger.info("submodel: %d dofs (%d free), %d boundary nodes; built in %.2f s", self.n_dofs,
                     self.n_dofs - self.constrained_dofs.size, self.zone.boundary_nodes.size, time.perf_counter() - t0)
 
-    def integrator(self, batch: int = 1) -> NewmarkIntegrator:
-        """The factorised zone integrator for a batch size (measured: a dense inverse makes batched
-        solves of the 570 free dofs of the default zone fastest, sparse LU single ones)."""
+    def integrator(self, batch: int = 1):
+        """The zone integrator for a batch size: explicit central differences for that scheme, else
+        Newmark factorised once (measured: a dense inverse makes batched solves of the 570 free
+        dofs of the default zone fastest, sparse LU single ones)."""
+        if self.case.time.scheme == "central-difference":  # no factorisation: one K @ block per step
+            if "explicit" not in self._integrators:
+                # the zone's free operator is a principal block of the full model's (same rows, same
+                # lumped masses), so its highest frequency is below the full model's (interlacing):
+                # the full model's stability check covers the submodel
+                self._integrators["explicit"] = explicit_integrator(
+                    self.case, self.M, self.K, constrained_dofs=self.constrained_dofs, stable_time_step_s=np.inf)
+            return self._integrators["explicit"]
         n_free = self.n_dofs - self.constrained_dofs.size
         kind = self._solver
         if kind == "auto":
@@ -113,18 +126,21 @@ class SubModel:
 
     @property
     def boundary_coords(self) -> np.ndarray:
-        """``(n_bc, 2)`` [m] boundary nodes in the dataset's order (counter-clockwise)."""
+        """``(n_bc, d)`` [m] boundary nodes in the dataset's order (2-D: counter-clockwise; 3-D: by x, y, z)."""
         return self.zone.boundary_coords
 
     # --------------------------------------------------------------------------------------------
-    def match_boundary(self, node_x, node_y) -> np.ndarray:
+    def match_boundary(self, node_x, node_y, node_z=None) -> np.ndarray:
         """Submodel boundary index of each given node (e.g. a dataset's ``node_x``, ``node_y``).
 
         Nodes match when closer than ``MATCH_TOLERANCE × element_size`` (1e-6 h). Every submodel
         boundary node must be given exactly once.
         """
-        pts = np.column_stack([np.asarray(node_x, dtype=float), np.asarray(node_y, dtype=float)])
-        tol = MATCH_TOLERANCE * self.case.geometry.element_size_m
+        cols = [node_x, node_y] + ([] if self.dim == 2 else [node_z])
+        if any(c is None for c in cols):
+            raise SubmodelError("a 3-D submodel matches nodes by node_x, node_y and node_z: node_z is missing")
+        pts = np.column_stack([np.asarray(c, dtype=float) for c in cols])
+        tol = self._tol
         from scipy.spatial import cKDTree
 
         dist, idx = cKDTree(self.boundary_coords).query(pts)
@@ -133,7 +149,8 @@ class SubModel:
             i = bad[0]
             raise SubmodelError(
                 f"{bad.size} boundary node(s) of the histories match no boundary node of the submodel within "
-                f"{tol:.2g} m, first node {i} at ({pts[i, 0]:.6g}, {pts[i, 1]:.6g}) m (nearest {dist[i]:.3g} m away): "
+                f"{tol:.2g} m, first node {i} at ({', '.join(f'{v:.6g}' for v in pts[i])}) m (nearest {dist[i]:.3g} m "
+                f"away): "
                 f"the histories come from another case or mesh than '{self.case.name}'")
         if np.unique(idx).size != idx.size or idx.size != self.boundary_coords.shape[0]:
             raise SubmodelError(
@@ -159,8 +176,9 @@ class SubModel:
         return _TimeGrid(stride=stride, n_steps=(t.size - 1) * stride)
 
     # --------------------------------------------------------------------------------------------
-    def solve(self, u_bc, time_s, *, node_x=None, node_y=None, batch_size: int = 256, interpolation: str = "cubic",
-              keep_zone_history: bool = False, show_progress: bool = False) -> dict[str, np.ndarray]:
+    def solve(self, u_bc, time_s, *, node_x=None, node_y=None, node_z=None, batch_size: int = 256,
+              interpolation: str = "cubic", keep_zone_history: bool = False,
+              show_progress: bool = False) -> dict[str, np.ndarray]:
         """Solve the zone for each boundary history; return the QoIs per sample.
 
         Parameters
@@ -169,8 +187,8 @@ class SubModel:
             ``(n_samples, n_time, n_bc, 2)`` or ``(n_time, n_bc, 2)`` displacement histories [m].
         time_s
             ``(n_time,)`` output times [s]: 0, k dt, 2k dt, ... for a stride k >= 1.
-        node_x, node_y
-            Coordinates [m] of the histories' nodes; if given, nodes are matched by position,
+        node_x, node_y, node_z
+            Coordinates [m] of the histories' nodes (node_z in 3-D only); if given, nodes are matched by position,
             else the order must be the submodel's (``boundary_coords``).
         batch_size
             Histories solved together (one multi-right-hand-side solve per step).
@@ -193,13 +211,13 @@ class SubModel:
         if u.ndim == 3:
             u = u[None]
         n_bc = self.boundary_coords.shape[0]
-        if u.ndim != 4 or u.shape[-1] != 2:
-            raise SubmodelError(f"u_bc has shape {np.shape(u_bc)}: need (sample, time, node, component=2)")
+        if u.ndim != 4 or u.shape[-1] != self.dim:
+            raise SubmodelError(f"u_bc has shape {np.shape(u_bc)}: need (sample, time, node, component={self.dim})")
         grid = self._time_grid(time_s)
         if u.shape[1] != len(time_s):
             raise SubmodelError(f"u_bc has {u.shape[1]} times but time_s has {len(time_s)}")
         if node_x is not None:
-            order = np.argsort(self.match_boundary(node_x, node_y))
+            order = np.argsort(self.match_boundary(node_x, node_y, node_z))
             u = u[:, :, order]
         elif u.shape[2] != n_bc:
             raise SubmodelError(f"u_bc has {u.shape[2]} nodes but the submodel boundary has {n_bc}: pass node_x/node_y "
@@ -208,7 +226,7 @@ class SubModel:
             raise SubmodelError("u_bc holds NaN or infinite values")
         n = u.shape[0]
         out = {s.name: np.empty(n) for s in QOI_SPECS}
-        zone_hist = np.empty((n, u.shape[1], self.zone.space.n_nodes, 2)) if keep_zone_history else None
+        zone_hist = np.empty((n, u.shape[1], self.zone.space.n_nodes, self.dim)) if keep_zone_history else None
         from tqdm.auto import tqdm
 
         for start in tqdm(range(0, n, batch_size), desc="submodel batches", disable=not show_progress):
@@ -251,15 +269,18 @@ class SubModel:
         qoi = self.ops.qoi(self._E, stiffness=self.K, batch=b)
         zone_hist = np.empty((u.shape[1], self.n_dofs, b)) if keep_zone_history else None
 
+        integ = self.integrator(b)
+
         def observer(k, t, uu, v, a):
-            qoi.update(uu)
+            # an undamped explicit step has just computed K u (self.K, the QoI's stiffness too)
+            qoi.update(uu, Ku=getattr(integ, "last_Ku", None))
             if zone_hist is not None and k % grid.stride == 0:
                 zone_hist[k // grid.stride] = uu
 
-        self.integrator(b).run(grid.n_steps, prescribed=prescribed, batch=b, observer=observer)
+        integ.run(grid.n_steps, prescribed=prescribed, batch=b, observer=observer)
         res = qoi.result()
         if zone_hist is not None:
-            res["u_zone"] = zone_hist.transpose(2, 0, 1).reshape(b, u.shape[1], -1, 2)
+            res["u_zone"] = zone_hist.transpose(2, 0, 1).reshape(b, u.shape[1], -1, self.dim)
         return res
 
 
@@ -295,8 +316,10 @@ def solve_submodel(case: CaseConfig, bcs, *, time_s=None, batch_size: int = 256,
             raise SubmodelError(f"u_bc has dims {bcs.dims}: need (sample, time, node, component)")
         da = bcs.transpose("sample", "time", "node", "component")
         if "component" in da.coords:
-            da = da.sel(component=["x", "y"])
+            da = da.sel(component=["x", "y", "z"][:sub.dim])
+        node_z = da["node_z"].values if "node_z" in da.coords else None
         res = sub.solve(da.values, da["time"].values, node_x=da["node_x"].values, node_y=da["node_y"].values,
+                        node_z=node_z,
                         batch_size=batch_size, interpolation=interpolation, show_progress=show_progress)
         sample = da["sample"].values
     else:
@@ -305,7 +328,8 @@ def solve_submodel(case: CaseConfig, bcs, *, time_s=None, batch_size: int = 256,
         res = sub.solve(bcs, time_s, batch_size=batch_size, interpolation=interpolation, show_progress=show_progress)
         sample = np.arange(res[QOI_SPECS[0].name].size)
     data = {f"qoi_{s.name}": ("sample", res[s.name], {"units": s.units, "long_name": s.long_name, "role": "qoi",
-                                                        "source": "submodel"}) for s in QOI_SPECS}
+                                                        "source": "submodel"})
+            for s in qoi_specs(case.geometry.dimension)}
     ds = xr.Dataset(data, coords={"sample": sample})
     for name, var in params.items():
         ds[name] = var

@@ -7,6 +7,8 @@
                           covariance pooled from the replicates
 ``kriging-resample``      the same kriging mean + a training run's deviation from it, drawn
                           from the design points nearest to the parameters (not Gaussian)
+``plom``                  probabilistic learning on manifolds (Soize & Ghanem 2016) of the
+                          parameters and the runs' deviations from the kriging mean
 ``wgan-gp``               kriging mean + Gaussian residual + a conditional WGAN-GP correction
                           (Gulrajani et al. 2017), FiLM-conditioned MLPs (needs torch)
 ``wgan-clip``             the same with the original weight-clipping WGAN (Arjovsky et al. 2017)
@@ -23,6 +25,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["GENERATOR_NAMES", "Generator", "GeneratorError", "Preprocessor", "generator_class", "load_generator",
            "make_generator", "remove_model", "split_points"]
 
+class GeneratorError(ValueError):
+    """The data or parameters cannot serve the generator as asked (too few design points or
+    replicates, a non-uniform time grid, parameters missing or outside the training ranges); the
+    message names the problem and the fix."""
+
+
 #: every generator: name -> (module of uqgan.generators that defines it, whether it needs torch). The one
 #: list of generator names: the CLI, the docs and :meth:`Generator.load` read it.
 _REGISTRY: dict[str, tuple[str, bool]] = {
@@ -31,6 +39,7 @@ _REGISTRY: dict[str, tuple[str, bool]] = {
     "kriging-gaussian": ("gaussian", False),
     "kriging-resample": ("gaussian", False),
     "pca-gaussian": ("gaussian", False),
+    "plom": ("plom", False),
 }
 GENERATOR_NAMES = tuple(_REGISTRY)
 
@@ -88,7 +97,7 @@ def remove_model(directory) -> None:
         shutil.rmtree(d / name, ignore_errors=True)
 
 
-_LAZY = ("Generator", "GeneratorError", "Preprocessor", "split_points")
+_LAZY = ("Generator", "Preprocessor", "split_points")
 
 
 def __getattr__(name: str):

@@ -74,6 +74,7 @@ class CheapChain:
         """
         bcs = self.histories(params, n=n, rng=rng)
         u = bcs["u_bc"].transpose("sample", "time", "node", "component")
+        node_z = u["node_z"].values if "node_z" in u.coords else None  # 3-D mesh cases
         res = self.submodel.solve(u.values, u["time"].values, node_x=u["node_x"].values,
-                                  node_y=u["node_y"].values, batch_size=batch_size)
+                                  node_y=u["node_y"].values, node_z=node_z, batch_size=batch_size)
         return {s.name: np.asarray(res[s.name]) for s in QOI_SPECS}

@@ -20,7 +20,7 @@ import numpy as np
 from .. import __version__
 from ..config import MonteCarloConfig, case_from_toml, case_to_toml
 from ..data.io import write_atomic
-from ..physics.qoi import QOI_SPECS
+from ..physics.qoi import qoi_specs
 from .statistics import convergence, qoi_statistics
 
 __all__ = ["MonteCarloError", "MonteCarloOutputs", "MonteCarloResult", "run_montecarlo", "write_results",
@@ -176,6 +176,7 @@ def run_montecarlo(chain, directory: str | Path, config: MonteCarloConfig, *,
     _check_ranges(chain)
     case, batch, n_samples = chain.case, config.batch, config.n_samples
     names, ranges = case.parameter_names, case.parameters.ranges()
+    specs = qoi_specs(case.geometry.dimension)
     n_chunks = -(-n_samples // batch)
     parts, computed, timed_s, timed_n = [], 0, 0.0, 0
     from tqdm.auto import tqdm
@@ -195,7 +196,7 @@ def run_montecarlo(chain, directory: str | Path, config: MonteCarloConfig, *,
             params = scale_to_ranges(rng.random((size, len(names))), ranges)
             res = chain.qois(params, n=1, rng=rng, batch_size=size)
             data = {f"qoi_{s.name}": ("sample", res[s.name], {"units": s.units, "long_name": s.long_name,
-                                                             "role": "qoi"}) for s in QOI_SPECS}
+                                                             "role": "qoi"}) for s in specs}
             for n_ in names:
                 data[n_] = ("sample", params[n_], {"role": "parameter"})
             ds = xr.Dataset(data, coords={"sample": np.arange(c * batch, c * batch + size)})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.dataset import variables_with_role
-from ..physics.qoi import QOI_SPECS
 
 __all__ = ["QUANTILES", "convergence", "qoi_statistics"]
 
@@ -69,9 +68,8 @@ def qoi_statistics(samples, *, thresholds: dict[str, list[float]] | None = None,
     for name, note in notes.items():
         ds.attrs[f"coverage_note_{name}"] = note
     for name in qois:
-        spec = next((s for s in QOI_SPECS if f"qoi_{s.name}" == name), None)
-        if spec is not None:
-            ds.attrs[f"units_{name}"] = spec.units
+        if "units" in samples[name].attrs:
+            ds.attrs[f"units_{name}"] = samples[name].attrs["units"]
     ds.attrs["n_samples"] = int(samples.sizes["sample"])
     return ds
 

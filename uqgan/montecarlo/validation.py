@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..physics.qoi import QOI_SPECS
+from ..physics.qoi import QOI_SPECS, qoi_specs
 from .driver import MonteCarloError
 from .statistics import qoi_statistics
 
@@ -245,7 +245,8 @@ def validate_against_reference(chain, samples, reference, *, seed: int = 0, batc
     params = {n: reference[n].values for n in chain.case.parameter_names}
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
     q = chain.qois(params, n=1, rng=rng, batch_size=batch)
-    paired = xr.Dataset({f"qoi_{s.name}": ("sample", q[s.name], {"units": s.units, "role": "qoi"}) for s in QOI_SPECS},
+    paired = xr.Dataset({f"qoi_{s.name}": ("sample", q[s.name], {"units": s.units, "role": "qoi"})
+                         for s in qoi_specs(chain.case.geometry.dimension)},
                         coords={"sample": reference["sample"].values})
     return Validation(comparison=compare_with_reference(samples, reference, level=level), paired=paired,
                       combined=combined_estimates(reference, paired, samples, level=level))

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-__all__ = ["NewmarkIntegrator", "TimeScheme", "mechanical_energy", "scipy_lu"]
+__all__ = ["NewmarkIntegrator", "TimeScheme", "mechanical_energy", "newmark_constants", "scipy_lu"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,19 @@ def mechanical_energy(M: sp.spmatrix, K: sp.spmatrix, u: np.ndarray, v: np.ndarr
     return 0.5 * np.einsum("i...,i...->...", v, M @ v) + 0.5 * np.einsum("i...,i...->...", u, K @ u)
 
 
+def newmark_constants(scheme: TimeScheme, dt: float, rayleigh: tuple[float, float]):
+    """The update constants ``(c0..c5)`` of a scheme and step, and the effective matrix
+    ``K_eff = m_coef M + k_coef K`` = ``(1-αm) c0 M + (1-αf) c3 C + (1-αf) K`` with
+    ``C = a_M M + b_K K`` (shared by the serial and the MPI integrators)."""
+    h = float(dt)
+    b, g, am, af = scheme.beta, scheme.gamma, scheme.alpha_m, scheme.alpha_f
+    c = (1 / (b * h * h), 1 / (b * h), 1 / (2 * b) - 1, g / (b * h), 1 - g / b, h * (1 - g / (2 * b)))
+    aM, bK = rayleigh
+    m_coef = (1 - am) * c[0] + (1 - af) * c[3] * aM
+    k_coef = (1 - af) * (1 + c[3] * bK)
+    return c, m_coef, k_coef
+
+
 class NewmarkIntegrator:
     """Factorise once, then step ``M a + C v + K u = f`` for any number of runs.
 
@@ -132,14 +145,7 @@ class NewmarkIntegrator:
         self.free = np.flatnonzero(mask)
         self._factorize = factorize
 
-        s, h = self.scheme, self.dt
-        b, g, am, af = s.beta, s.gamma, s.alpha_m, s.alpha_f
-        self._c = (1 / (b * h * h), 1 / (b * h), 1 / (2 * b) - 1, g / (b * h), 1 - g / b, h * (1 - g / (2 * b)))
-        c0, _, _, c3, _, _ = self._c
-        aM, bK = self.rayleigh
-        # K_eff = (1-am) c0 M + (1-af) c3 C + (1-af) K with C = aM M + bK K
-        m_coef = (1 - am) * c0 + (1 - af) * c3 * aM
-        k_coef = (1 - af) * (1 + c3 * bK)
+        self._c, m_coef, k_coef = newmark_constants(self.scheme, self.dt, self.rayleigh)
         A = (m_coef * self.M + k_coef * self.K).tocsr()
         self._A_ff = A[self.free][:, self.free]
         self._A_fc = A[self.free][:, self.fixed] if fixed.size else None
