@@ -54,20 +54,36 @@ def test_true_values_of_the_laws(study):
 
 
 def test_single_fidelity_intervals_cover_on_a_lognormal(study):
-    """Lognormal sigma = 0.5, n = 256, 300 repetitions. Full-study values (2000 reps): mean t 0.952,
-    std Bonett 0.934, median 0.96-0.985 (order statistics are conservative by construction),
-    P(X > q90) Wilson 0.95; the chi-square std interval 0.718, which the study must expose."""
+    """Lognormal sigma = 0.5, n = 256, 300 repetitions. Full-study values (2000 reps): mean, Hall's
+    skewness-corrected t 0.957 and plain t 0.952, std: the default (Bonett with the t quantile and a
+    median-centred kurtosis) 0.957, Bonett 0.934; median 0.96-0.985 (order
+    statistics are conservative by construction), P(X > q90) Wilson 0.95; the chi-square std
+    interval 0.718, which the study must expose."""
     reps = 300
     cells = _by_interval(study.single_fidelity(reps=reps, reps_bootstrap=0, seed=11, laws=["lognormal(0.5)"],
                                                ns=(256,), bootstrap=False))
     law = "lognormal(0.5)"
-    for interval, measured in (("mean, student-t", 0.952), ("std, bonett", 0.934),
+    for interval, measured in (("mean, hall-t", 0.957), ("mean, student-t", 0.952), ("std, bonett-t", 0.957),
+                               ("std, bonett", 0.934),
                                ("P(X > q90), wilson", 0.95)):
         c = cells[(interval, law, 256, None)]
         assert abs(c.coverage - measured) <= 3.5 * _sigma(measured, reps), (interval, c.coverage)
     assert cells[("q50, order-statistic", law, 256, None)].coverage >= 0.95 - 3.5 * _sigma(0.95, reps)
     chi2 = cells[("std, chi2", law, 256, None)].coverage
     assert chi2 <= 0.718 + 3.5 * _sigma(0.718, reps) and chi2 < 0.85, chi2
+
+
+def test_mean_covers_on_the_mixture(study):
+    """The mean's default interval (Hall's skewness-corrected t) on the 90/10 lognormal mixture at
+    n = 64, 300 repetitions: the full study measured 0.964 (plain t 0.924, below the band). The
+    tolerance is 3.5 binomial sigmas (0.0108) around 0.964, i.e. [0.926, 1]: it checks that the
+    default holds the issue's 0.93 here; the uncorrected t (0.924) sits at its edge, so this guards
+    the correction only loosely (an interval that forgot it would fail about half the seeds)."""
+    reps = 300
+    cells = _by_interval(study.single_fidelity(reps=reps, reps_bootstrap=0, seed=13, laws=["mixture 90/10"],
+                                               ns=(64,), bootstrap=False))
+    c = cells[("mean, hall-t", "mixture 90/10", 64, None)]
+    assert abs(c.coverage - 0.964) <= 3.5 * _sigma(0.964, reps), c.coverage
 
 
 def test_multi_fidelity_means_cover_on_the_mixture(study):
@@ -87,7 +103,7 @@ def test_pipeline_writes_table_json_and_figure(study, tmp_path, capsys):
     """The script at a tiny size: every cell present in the JSON, a figure, and a printed table."""
     assert study.main(["--reps", "20", "--reps-bootstrap", "20", "--reps-mf", "20", "--out", str(tmp_path)]) == 0
     out = json.loads((tmp_path / "coverage.json").read_text())
-    n_single = len(study.LAWS) * len(study.N_SINGLE) * (5 + len(study.QUANTILES) + len(study.EXCEED))
+    n_single = len(study.LAWS) * len(study.N_SINGLE) * (7 + len(study.QUANTILES) + len(study.EXCEED))
     n_multi = len(study.LAWS) * len(study.N_FULL) * len(study.RHOS) * (3 + len(study.MF_QUANTILES))
     assert len(out["cells"]) == n_single + n_multi
     assert (tmp_path / "coverage.png").stat().st_size > 10_000

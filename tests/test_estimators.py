@@ -65,11 +65,37 @@ def test_mean_ci_coverage_exponential_n1000():
 
 
 def test_mean_ci_closed_form():
-    """x = 1..4: mean 2.5, s = sqrt(5/3), half-width t_{3, 0.975} s / 2."""
-    e = mean_ci([1.0, 2.0, 3.0, 4.0])
+    """x = 1..4: mean 2.5, s = sqrt(5/3), half-width t_{3, 0.975} s / 2. The sample is symmetric
+    (skewness 0), so Hall's default interval is the t interval to rounding."""
     half = stats.t.ppf(0.975, 3) * math.sqrt(5.0 / 3.0) / 2.0
+    e = mean_ci([1.0, 2.0, 3.0, 4.0], method="t")
     assert (e.value, e.lower, e.upper) == pytest.approx((2.5, 2.5 - half, 2.5 + half), rel=1e-12)
     assert e.method == "student-t" and e.n == 4 and e.extra["df"] == 3
+    h = mean_ci([1.0, 2.0, 3.0, 4.0])
+    assert h.method == "hall-t" and (h.value, h.lower, h.upper) == pytest.approx((e.value, e.lower, e.upper), rel=1e-12)
+
+
+def test_mean_ci_hall_inverts_the_cubic():
+    """Hall's interval is {mu : |g(T(mu))| <= t} with T = (xbar - mu)/(s/sqrt n) and
+    g(T) = T + a T^2 + a^2 T^3/3 + b, a = g1/(3 sqrt n), b = g1/(6 sqrt n): each bound solved here by
+    brentq on g (monotone) to 1e-12, independent of the closed-form inverse used by mean_ci. On a
+    right-skewed sample the interval reaches further above the mean than below, and the point
+    estimate is the plain mean (bit-equal to the t interval's)."""
+    x = np.random.default_rng(7).lognormal(0.0, 1.0, 40)
+    e, t_int = mean_ci(x), mean_ci(x, method="t")
+    n, m, se = x.size, x.mean(), x.std(ddof=1) / math.sqrt(x.size)
+    g1 = stats.skew(x, bias=True)
+    a, b = g1 / (3 * math.sqrt(n)), g1 / (6 * math.sqrt(n))
+    q = stats.t.ppf(0.975, n - 1)
+
+    def g(t):
+        return t + a * t**2 + a**2 * t**3 / 3 + b
+
+    t_hi = optimize.brentq(lambda t: g(t) - q, -50, 50, xtol=1e-13)
+    t_lo = optimize.brentq(lambda t: g(t) + q, -50, 50, xtol=1e-13)
+    assert (e.lower, e.upper) == pytest.approx((m - t_hi * se, m - t_lo * se), rel=1e-10)
+    assert e.value == t_int.value and e.se == t_int.se and e.extra["skewness"] == pytest.approx(g1)
+    assert e.upper - e.value > 1.2 * (e.value - e.lower)  # g1 = 1.96 here: ratio 1.68
 
 
 def test_std_ci_chi2_coverage_normal():
@@ -106,13 +132,14 @@ def test_std_ci_bootstrap_reproducible_and_matches_chi2_for_normal_data():
     assert a.lower == pytest.approx(c.lower, abs=0.01) and a.upper == pytest.approx(c.upper, abs=0.01)
 
 
-def _bonett_by_hand(x, level=0.95):
-    """Bonett (2006, CSDA 50:775, eq. 3-4) written out term by term, for the closed-form test."""
+def _bonett_by_hand(x, level=0.95, small_sample=False):
+    """Bonett (2006, CSDA 50:775, eq. 3-4) written out term by term, for the closed-form test;
+    ``small_sample``: t_{n-1} in place of z and the median as the fourth moment's centre."""
     x = np.sort(np.asarray(x, float))
     n = x.size
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = stats.t.ppf(0.5 + level / 2, n - 1) if small_sample else stats.norm.ppf(0.5 + level / 2)
     g = int(n / (2 * math.sqrt(n - 4)))  # trimmed count per side, as scipy's trim_mean floors it
-    m = x[g:n - g].mean()
+    m = float(np.median(x)) if small_sample else x[g:n - g].mean()
     mean = x.mean()
     kurt = n * sum((xi - m) ** 4 for xi in x) / sum((xi - mean) ** 2 for xi in x) ** 2
     c = n / (n - z)
@@ -122,15 +149,21 @@ def _bonett_by_hand(x, level=0.95):
 
 
 def test_std_ci_bonett_closed_form():
-    """The default std interval against Bonett's formula evaluated term by term (rounding only)."""
+    """Bonett's interval and the default (t quantile, median-centred kurtosis) against the formula
+    evaluated term by term (rounding only); the default reaches further up on this skewed sample."""
     x = [2.1, 3.4, 1.9, 5.6, 2.8, 3.3, 9.7, 2.2, 4.1, 3.0, 2.6, 6.4]
-    e = std_ci(x)
+    e = std_ci(x, method="bonett")
     lo, hi, kurt = _bonett_by_hand(x)
     assert e.method == "bonett" and e.value == pytest.approx(np.std(x, ddof=1), rel=1e-12)
     assert (e.lower, e.upper, e.extra["kurtosis"]) == pytest.approx((lo, hi, kurt), rel=1e-12)
     # the kept standard error is the delta method for s: s/2 * se(ln s^2) without the factor c
     n = len(x)
     assert e.se == pytest.approx(0.5 * e.value * math.sqrt((kurt - (n - 3) / n) / (n - 1)), rel=1e-12)
+    d = std_ci(x)
+    lo_t, hi_t, kurt_t = _bonett_by_hand(x, small_sample=True)
+    assert d.method == "bonett-t" and d.value == e.value and d.se == e.se
+    assert (d.lower, d.upper, d.extra["kurtosis"]) == pytest.approx((lo_t, hi_t, kurt_t), rel=1e-12)
+    assert d.upper > e.upper
 
 
 def test_std_ci_bonett_coverage_normal_and_exponential():
@@ -599,3 +632,21 @@ def test_ppi_mean_matches_ppi_py():
     p = ppi_mean(x, y_lo, y_ex, tuned=False)
     assert p.value == pytest.approx(float(np.ravel(ppi_py.ppi_mean_pointestimate(x, y_lo, y_ex, lam=1))[0]),
                                     rel=1e-12)
+
+
+def test_multi_fidelity_note_reads_the_expensive_samples_skewness():
+    """A cheap model that tracks y_hi closely leaves near-normal residuals (no note from them), but
+    y_hi itself is lognormal(sigma = 1), skewness ~6 (sample value ~3 at n = 40): Cochran's rule
+    n >= 25 g1^2 asks for hundreds of samples, so both multi-fidelity estimates carry the note,
+    while the same data with a normal y_hi carry none."""
+    rng = np.random.default_rng(120)
+    y = rng.lognormal(0.0, 1.0, 40)
+    noise = rng.normal(0.0, 0.05, 40)
+    extra = rng.lognormal(0.0, 1.0, 2048)
+    assert stats.skew(y, bias=False) > 2.0 and abs(stats.skew(noise, bias=False)) < 1.0
+    for est in (mfmc_mean(y, y + noise, extra), ppi_mean(y, y + noise, extra)):
+        assert "too small" in est.extra["note"], est.extra["note"]
+    z = rng.normal(5.0, 1.0, 40)
+    z_extra = rng.normal(5.0, 1.0, 2048)
+    for est in (mfmc_mean(z, z + noise, z_extra), ppi_mean(z, z + noise, z_extra)):
+        assert est.extra["note"] == "", est.extra["note"]

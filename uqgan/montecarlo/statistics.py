@@ -57,7 +57,8 @@ def qoi_statistics(samples, *, thresholds: dict[str, list[float]] | None = None,
                     coords={"qoi": qois, "statistic": stats, "bound": ["value", "lower", "upper"]})
     ds["estimate"].attrs.update({
         "long_name": "QoI statistics with confidence intervals", "confidence_level": level,
-        "methods": "mean: Student t; std: Bonett's kurtosis-adjusted interval (no normality assumed); quantiles: "
+        "methods": "mean: Student t with Hall's skewness correction; std: Bonett's kurtosis-adjusted interval "
+                   "(t quantile, median-centred kurtosis; no normality assumed); quantiles: "
                    "binomial order statistics (distribution-free, conservative; open where n is too small); "
                    "exceedance probabilities: Wilson score; coverage measured in docs/coverage.md"})
     ds["standard_error"].attrs.update({

@@ -9,9 +9,11 @@ tabulated in docs/coverage.md.
 
 Single-fidelity estimators (one set of i.i.d. samples ``x`` of the QoI):
 
-- :func:`mean_ci`: Student-t interval for the mean (or a BCa bootstrap).
+- :func:`mean_ci`: Student-t interval for the mean with Hall's skewness correction (or the plain
+  t, or a BCa bootstrap).
 - :func:`std_ci`: Bonett's kurtosis-adjusted interval for the standard deviation (no normality
-  assumed); chi-square (exact for normal data only), BCa and percentile bootstrap on request.
+  assumed), with small-sample modifications by default; chi-square (exact for normal data only),
+  BCa and percentile bootstrap on request.
 - :func:`quantile_ci`: distribution-free order-statistic interval for a quantile.
 - :func:`probability_ci`: Wilson score interval for an exceedance probability ``P(X > t)``.
 
@@ -46,14 +48,14 @@ __all__ = [
     "std_ci",
 ]
 
-_STD_METHODS = ("bonett", "bca", "chi2", "bootstrap")
-_MEAN_METHODS = ("t", "bca")
-# smallest n at which the Student-t interval for the mean held >= 93 % at 95 % nominal on the
-# skewed laws of docs/coverage.md (lognormal sigma = 0.5, Gumbel, 90/10 lognormal mixture)
+_STD_METHODS = ("bonett-t", "bonett", "bca", "chi2", "bootstrap")
+_MEAN_METHODS = ("hall", "t", "bca")
+# below this n the mean's interval always carries a note (the t interval's coverage on skewed
+# laws there: docs/coverage.md, "Mean")
 _MEAN_T_MIN_N = 32
 _DEFAULT_N_RESAMPLES = 2000
-# below this n, Bonett's std interval covered < 93 % on the heavy-tailed laws of docs/coverage.md
-# (whatever the sample's own kurtosis said: the samples that miss are those that saw no tail)
+# below this n the std's interval always carries a note, whatever the sample's own kurtosis
+# (why, and the measured coverage: docs/coverage.md, "Standard deviation")
 _STD_MIN_N = 256
 # numpy's default quantile definition, used for every point estimate of a quantile here
 _NUMPY_QUANTILE_METHOD = "linear"
@@ -189,6 +191,29 @@ def _jackknife_var(theta_i: np.ndarray) -> float:
     return float((n - 1) / n * np.sum((theta_i - theta_i.mean()) ** 2))
 
 
+def _skew_corrected(value: float, se: float, skew: float, quantile: float) -> tuple[float, float]:
+    """Hall's (1992) skewness-corrected interval for a statistic ``value`` that is approximately a
+    mean, with standard error ``se`` and skewness ``skew`` (``γ/√n`` for the mean of ``n`` terms of
+    skewness ``γ``).
+
+    Johnson's (1978, J. Am. Stat. Assoc. 73:536) Edgeworth correction of ``T = (value - θ)/se``,
+    ``T + skew/6 + skew T²/3``, completed to the monotone cubic
+    ``g(T) = T + a T² + a² T³/3 + b = ((1 + a T)³ - 1)/(3a) + b`` with ``a = skew/3``, ``b = skew/6``
+    (Hall 1992, J. R. Stat. Soc. B 54:221), removes the ``n^{-1/2}`` skewness term from the
+    coverage error; ``g`` inverts in closed form, so the interval is
+    ``[value - se g⁻¹(q), value - se g⁻¹(-q)]`` with ``g⁻¹(u) = (∛(1 + 3a(u - b)) - 1)/a``. For
+    ``skew = 0`` it is ``value ± q se``.
+    """
+    if se == 0.0 or not math.isfinite(skew) or abs(skew) < 1e-12:
+        return value - quantile * se, value + quantile * se
+    a, b = skew / 3.0, skew / 6.0
+
+    def g_inv(u: float) -> float:
+        return (np.cbrt(1.0 + 3.0 * a * (u - b)) - 1.0) / a
+
+    return value - se * float(g_inv(quantile)), value - se * float(g_inv(-quantile))
+
+
 # ----------------------------------------------------------------------------------------------
 # single fidelity
 
@@ -214,9 +239,9 @@ def _bootstrap_bca(a: np.ndarray, statistic, level: float, rng: np.random.Genera
 
 def _cochran_note(a: np.ndarray, level: float) -> str:
     """Empty, or why a mean's CLT interval is too short for its level at this ``n``: ``n < 32``
-    or Cochran's rule ``n < 25 g₁²`` (Cochran 1977, *Sampling Techniques*, 3rd ed., §2.15; ``g₁``
-    the sample skewness of the averaged terms), the conditions under which the t interval covered
-    less than 93 % at 95 % on the skewed laws of docs/coverage.md."""
+    or Cochran's rule ``n < 25 g₁²`` fails (Cochran 1977, *Sampling Techniques*, 3rd ed., §2.15;
+    ``g₁`` the bias-corrected sample skewness of the averaged terms, ``scipy.stats.skew``). The
+    coverage measured where the note fires is in docs/coverage.md."""
     n = a.size
     if n >= 3 and np.ptp(a) > 0:
         g1 = float(stats.skew(a, bias=False))
@@ -226,24 +251,32 @@ def _cochran_note(a: np.ndarray, level: float) -> str:
     if n >= need:
         return ""
     return (f"n={n} is too small for the {level:.0%} level on this skewed sample (skewness {g1:.2f}; Cochran's "
-            f"rule asks n >= 25 g1^2 = {need}, and n >= {_MEAN_T_MIN_N}): the interval covers less than its "
-            f"level (0.84-0.92 measured on skewed laws, docs/coverage.md); draw more samples")
+            f"rule asks n >= 25 g1^2 = {need}, and n >= {_MEAN_T_MIN_N}): the interval may cover less than "
+            f"its level (measured in docs/coverage.md); draw more samples")
 
 
-def mean_ci(x, *, level: float = 0.95, method: str = "t", rng: np.random.Generator | None = None,
+def mean_ci(x, *, level: float = 0.95, method: str = "hall", rng: np.random.Generator | None = None,
             n_resamples: int = _DEFAULT_N_RESAMPLES) -> Estimate:
-    """Sample mean with a Student-t (default) or BCa bootstrap confidence interval.
+    """Sample mean with a skewness-corrected Student-t (default), Student-t or BCa confidence interval.
+
+    ``method="hall"`` (default): the t interval below with Hall's (1992) skewness correction: with
+    ``g(T) = T + a T² + a² T³/3 + b``, ``a = g₁/(3√n)``, ``b = g₁/(6√n)`` (``g₁ = m₃/m₂^{3/2}`` the
+    sample skewness) applied to ``T = (x̄ - μ)/(s/√n)``, ``μ ∈ [x̄ - g⁻¹(t) s/√n, x̄ - g⁻¹(-t) s/√n]``
+    with ``t = t_{n-1,(1+level)/2}`` (Johnson 1978, J. Am. Stat. Assoc. 73:536; Hall 1992, J. R.
+    Stat. Soc. B 54:221). It removes the ``n^{-1/2}`` skewness term of the coverage error, so on a
+    right-skewed QoI the interval reaches further up than down; for a symmetric sample (``g₁ = 0``)
+    it is the t interval. ``extra["note"]`` as for ``"t"``.
 
     ``method="t"``: ``x̄ ± t_{n-1, (1+level)/2} · s / √n`` with ``s`` the ddof = 1 sample standard
     deviation (Student 1908). Exact for normal data; otherwise valid by the central limit theorem,
     with under-coverage for small ``n`` and skewed data (the skewness enters the coverage error at
-    order ``n^{-1/2}``; Hall 1992, *The Bootstrap and Edgeworth Expansion*, §3.5). Measured on skewed
-    laws (docs/coverage.md) it holds ≥ 93 % at 95 % nominal from ``n = 32``; below that
-    ``extra["note"]`` says the interval is too narrow for its level.
+    order ``n^{-1/2}``; Hall 1992, *The Bootstrap and Edgeworth Expansion*, §3.5). ``extra["note"]``
+    says where the interval is too narrow for its level (``n < 32`` or Cochran's rule failing, see
+    ``_cochran_note``); its measured coverage on skewed laws is in docs/coverage.md.
 
     ``method="bca"``: bias-corrected and accelerated bootstrap (Efron 1987, J. Am. Stat. Assoc.
-    82:171; ``scipy.stats.bootstrap``), which corrects the skewness term at order ``n^{-1/2}``; see
-    docs/coverage.md for where it helps.
+    82:171; ``scipy.stats.bootstrap``), which corrects the skewness term at order ``n^{-1/2}``;
+    its measured coverage is in docs/coverage.md.
 
     Parameters
     ----------
@@ -251,7 +284,7 @@ def mean_ci(x, *, level: float = 0.95, method: str = "t", rng: np.random.Generat
         I.i.d. samples of the QoI, ``n >= 2``, any unit.
     level : float
         Confidence level in (0, 1).
-    method : {"t", "bca"}
+    method : {"hall", "t", "bca"}
         Interval type, see above.
     rng : numpy.random.Generator, optional
         Required for ``method="bca"`` (the resampling stream); unused otherwise.
@@ -261,9 +294,10 @@ def mean_ci(x, *, level: float = 0.95, method: str = "t", rng: np.random.Generat
     Returns
     -------
     Estimate
-        ``method="student-t"`` or ``"bca"``; ``se = s/√n`` for both; ``extra={"se", "std", "df",
-        "note"}`` (``"n_resamples"``, ``"se_boot"`` for BCa); ``note`` is empty unless ``n`` is too
-        small for the level on skewed data.
+        ``method="hall-t"``, ``"student-t"`` or ``"bca"``; ``se = s/√n`` for all; ``extra={"se",
+        "std", "df", "note"}`` (plus ``"skewness"`` ``g₁`` for Hall's, ``"n_resamples"``,
+        ``"se_boot"`` for BCa); ``note`` is empty unless ``n`` is too small for the level on skewed
+        data.
 
     Raises
     ------
@@ -292,35 +326,57 @@ def mean_ci(x, *, level: float = 0.95, method: str = "t", rng: np.random.Generat
                         {"se": se, "std": sd, "df": n - 1, "n_resamples": int(n_resamples), "se_boot": se_boot,
                          "note": note}, se=se)
     t = float(stats.t.ppf(0.5 + 0.5 * lv, n - 1))
-    return Estimate(mean, mean - t * se, mean + t * se, "student-t", n,
-                    {"se": se, "std": sd, "df": n - 1, "note": note}, se=se)
+    if method == "t":
+        return Estimate(mean, mean - t * se, mean + t * se, "student-t", n,
+                        {"se": se, "std": sd, "df": n - 1, "note": note}, se=se)
+    g1 = float(stats.skew(a, bias=True)) if np.ptp(a) > 0 else 0.0  # m3 / m2^1.5, Hall's plug-in
+    lo, hi = _skew_corrected(mean, se, g1 / math.sqrt(n), t)
+    return Estimate(mean, lo, hi, "hall-t", n, {"se": se, "std": sd, "df": n - 1, "skewness": g1, "note": note},
+                    se=se)
 
 
-def _bonett(a: np.ndarray, level: float) -> tuple[float, float, float, float]:
-    """Bonett's (2006) interval for the variance: lower, upper, the kurtosis estimate and the
-    standard error of ``ln s²`` (without the small-sample factor ``c``)."""
+def _bonett_kurtosis(a: np.ndarray, *, median: bool) -> float:
+    """``n Σ(x_i - m)⁴ / (Σ(x_i - x̄)²)²`` with ``m`` Bonett's trimmed mean (trim ``1/(2√(n-4))``;
+    the median for ``n <= 5``) or, with ``median=True``, the median. ``>= 1 > (n-3)/n`` by
+    Cauchy-Schwarz, so the standard errors built on it are real; ``nan`` for constant data."""
     n = a.size
-    z = _z(level)
-    var = float(a.var(ddof=1))
-    ss = var * (n - 1)
+    ss = float(a.var(ddof=1)) * (n - 1)
     if ss <= 0.0:
-        return 0.0, 0.0, math.nan, 0.0
+        return math.nan
     trim = 1.0 / (2.0 * math.sqrt(n - 4)) if n > 4 else 0.5
-    m = float(np.median(a)) if trim >= 0.5 else float(stats.trim_mean(a, trim))
-    kurt = n * float(np.sum((a - m) ** 4)) / ss**2  # >= 1 > (n-3)/n (Cauchy-Schwarz), so se is real
+    m = float(np.median(a)) if (median or trim >= 0.5) else float(stats.trim_mean(a, trim))
+    return n * float(np.sum((a - m) ** 4)) / ss**2
+
+
+def _bonett(a: np.ndarray, level: float, *, small_sample: bool) -> tuple[float, float, float]:
+    """Bonett's (2006) interval for the variance (lower, upper) and the kurtosis estimate it used;
+    ``small_sample=True``: the Student-t quantile and the median-centred kurtosis (see std_ci)."""
+    n = a.size
+    var = float(a.var(ddof=1))
+    kurt = _bonett_kurtosis(a, median=small_sample)
+    if not math.isfinite(kurt):
+        return 0.0, 0.0, kurt
+    q = float(stats.t.ppf(0.5 + 0.5 * level, n - 1)) if small_sample else _z(level)
     se_log = math.sqrt((kurt - (n - 3) / n) / (n - 1))
-    c = n / (n - z) if n > z else math.inf
+    c = n / (n - q) if n > q else math.inf
     if not math.isfinite(c):
-        return 0.0, math.inf, kurt, se_log
+        return 0.0, math.inf, kurt
     centre = math.log(c * var)
-    return math.exp(centre - z * c * se_log), math.exp(centre + z * c * se_log), kurt, se_log
+    return math.exp(centre - q * c * se_log), math.exp(centre + q * c * se_log), kurt
 
 
-def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Generator | None = None,
+def std_ci(x, *, level: float = 0.95, method: str = "bonett-t", rng: np.random.Generator | None = None,
            n_boot: int = _DEFAULT_N_RESAMPLES) -> Estimate:
     """Sample standard deviation with a confidence interval that holds without normality.
 
-    ``method="bonett"`` (default): Bonett's kurtosis-adjusted interval (Bonett 2006, Comput. Stat.
+    ``method="bonett-t"`` (default): Bonett's interval below with two small-sample modifications
+    proposed after Bonett (2006): the Student-t quantile ``t_{n-1,(1+level)/2}`` in place of ``z``
+    (in ``c`` too), and the median as the centre ``m`` of the fourth moment in ``γ̂``; for a skewed
+    sample the median lies off the mean, which raises ``γ̂`` where the kurtosis estimate is biased
+    low. Both leave the interval asymptotically equal to Bonett's. Sources and measured coverage:
+    docs/coverage.md. ``se`` as for ``"bonett"``.
+
+    ``method="bonett"``: Bonett's kurtosis-adjusted interval (Bonett 2006, Comput. Stat.
     Data Anal. 50:775). With ``c = n/(n - z)``, ``z = z_{(1+level)/2}`` and the kurtosis estimate
     ``γ̂ = n Σ(x_i - m)⁴ / (Σ(x_i - x̄)²)²`` (``m`` the mean trimmed by ``1/(2√(n-4))`` on each side,
     ``scipy.stats.trim_mean``; the median for ``n <= 5``),
@@ -330,12 +386,11 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
     the delta-method interval for ``ln s²`` (``Var s² ≈ σ⁴ (γ - (n-3)/(n-1)) / n``) with the kurtosis
     estimated, not assumed to be 3 (the squared bounds are Bonett's interval for the variance).
     Its standard error, kept in ``se``, is the delta method for ``s``:
-    ``se = s/2 · √((γ̂ - (n-3)/n)/(n-1))``. Chosen as the default by coverage and width against BCa
-    on skewed laws (docs/coverage.md): it covers closer to nominal at every ``n`` measured and costs
-    no resampling. It still under-covers for small ``n`` on heavy tails (the kurtosis estimate is
-    biased low there: 0.87-0.92 at ``n = 16-64`` on lognormal σ = 0.5 and Gumbel laws, 0.93-0.95 at
-    ``n = 256``); ``extra["note"]`` says so below ``n = 256``. No interval compared (Bonett, BCa,
-    a studentized bootstrap of ``ln s²``, Miller's jackknife) reached 93 % there.
+    ``se = s/2 · √((γ̂ - (n-3)/n)/(n-1))``. The interval is asymptotically exact for any law with a
+    finite fourth moment, but for small ``n`` on heavy tails the kurtosis estimate is biased low and
+    the interval is too short; ``extra["note"]`` says so below ``n = 256``. Why it is the default
+    (coverage and width against BCa and the other methods tried) and its measured coverage:
+    docs/coverage.md.
 
     ``method="bca"``: BCa bootstrap of ``s`` (Efron 1987; ``scipy.stats.bootstrap``; ``n_boot``
     resamples); ``se`` is the bootstrap standard error.
@@ -343,8 +398,8 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
     ``method="chi2"`` (normal theory): ``(n-1) s²/σ² ~ χ²_{n-1}`` gives
     ``σ ∈ [s √((n-1)/χ²_{n-1,(1+level)/2}), s √((n-1)/χ²_{n-1,(1-level)/2})]`` (Casella & Berger 2002,
     Ch. 9); ``se = s/√(2(n-1))``. **Exact only for normal data**: the variance of ``s²`` grows with
-    the kurtosis, so on skewed or heavy-tailed QoIs it under-covers (about 70 % on a lognormal with
-    σ = 0.5 at any ``n``, docs/coverage.md) and more samples do not fix it.
+    the kurtosis, so on skewed or heavy-tailed QoIs it under-covers at every ``n`` and more samples
+    do not fix it (docs/coverage.md).
 
     ``method="bootstrap"``: percentile bootstrap (Efron & Tibshirani 1993, Ch. 13), kept for
     comparison; ``se`` is the bootstrap standard error.
@@ -355,7 +410,7 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
         I.i.d. samples, ``n >= 2``.
     level : float
         Confidence level in (0, 1).
-    method : {"bonett", "bca", "chi2", "bootstrap"}
+    method : {"bonett-t", "bonett", "bca", "chi2", "bootstrap"}
         Interval type, see above.
     rng : numpy.random.Generator, optional
         Required for the two bootstrap methods (the resampling stream); unused otherwise.
@@ -365,9 +420,10 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
     Returns
     -------
     Estimate
-        ``value`` is the ddof = 1 sample std; ``method`` is ``"bonett"`` (``extra={"kurtosis",
-        "note"}``), ``"bca"`` or ``"bootstrap-percentile"`` (``extra={"n_boot", "se_boot"}``) or
-        ``"chi2"`` (``extra={"df"}``).
+        ``value`` is the ddof = 1 sample std; ``method`` is ``"bonett-t"`` or ``"bonett"``
+        (``extra={"kurtosis", "note"}``, the kurtosis estimate the interval used), ``"bca"`` or
+        ``"bootstrap-percentile"`` (``extra={"n_boot", "se_boot"}``) or ``"chi2"``
+        (``extra={"df"}``).
 
     Raises
     ------
@@ -378,13 +434,15 @@ def std_ci(x, *, level: float = 0.95, method: str = "bonett", rng: np.random.Gen
     a = _sample(x, "x")
     n = a.size
     sd = float(a.std(ddof=1))
-    if method == "bonett":
-        lo, hi, kurt, se_log = _bonett(a, lv)
+    if method in ("bonett", "bonett-t"):
+        lo, hi, kurt = _bonett(a, lv, small_sample=method == "bonett-t")
+        k_trim = kurt if method == "bonett" else _bonett_kurtosis(a, median=False)
+        se_log = math.sqrt((k_trim - (n - 3) / n) / (n - 1)) if math.isfinite(k_trim) else 0.0
         note = ("" if n >= _STD_MIN_N else
                 f"n={n} < {_STD_MIN_N}: on a skewed, heavy-tailed QoI the kurtosis is underestimated and the "
-                f"{lv:.0%} interval of the std covers less than its level (0.87-0.92 measured at n = 32-64 on "
-                f"lognormal, Gumbel and mixture laws, docs/coverage.md); draw more samples")
-        return Estimate(sd, math.sqrt(lo), math.sqrt(hi), "bonett", n, {"kurtosis": kurt, "note": note},
+                f"{lv:.0%} interval of the std covers less than its level (measured in docs/coverage.md); "
+                f"draw more samples")
+        return Estimate(sd, math.sqrt(lo), math.sqrt(hi), method, n, {"kurtosis": kurt, "note": note},
                         se=0.5 * sd * se_log)
     if method == "chi2":
         lo = sd * math.sqrt((n - 1) / stats.chi2.ppf(0.5 + 0.5 * lv, n - 1))
@@ -579,21 +637,21 @@ def mfmc_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95) -> Estimate
     the interval is ``ŝ ± t_{N-2,(1+level)/2} √(Var ŝ)``: the normal approximation, with the Student-t
     quantile on ``N - 2`` degrees of freedom (one estimated control coefficient; Lavenberg, Moeller &
     Welch 1982, Oper. Res. 30:182) in place of ``z`` as a small-``N`` correction. It tends to ``z``
-    as ``N`` grows (``t_{48} = 2.01`` vs ``z = 1.96``); with ``z``, ``N = 50`` pairs gave 94.2 %
-    coverage instead of 94.8 % in the tests' biased-cheap-model case (20 000 repetitions).
+    as ``N`` grows (``t_{48} = 2.01`` vs ``z = 1.96``); the coverage with either is in
+    docs/coverage.md.
 
     Estimating ``α`` from the same pairs makes ``ŝ`` biased by ``O(1/N)`` (``α̂`` is correlated with
     ``ȳ_lo,N``; the bias vanishes for jointly Gaussian outputs, where sample covariances are
     independent of sample means), small next to the ``O(1/√N)`` standard error. The plug-in variance
     above ignores the variability of ``α̂`` and its correlation with the means, which on skewed
-    outputs is not small: on a 90/10 lognormal mixture with ``N = 32``, ``ρ = 0.7`` it covered 85 %
-    (docs/coverage.md). The standard error used is therefore the jackknife over the ``N`` pairs
+    outputs is not small. The standard error used is therefore the jackknife over the ``N`` pairs
     (Efron & Stein 1981, Ann. Stat. 9:586: conservative in expectation), ``α`` re-estimated on each
     delete-one sample (O(N) by downdating the sums), plus the extra cheap samples' share
-    ``α² Var(y_lo) M/(N+M)²`` that deleting pairs does not see; it brought that case to 91 % and
-    every case at ``N >= 32`` on lognormal and Gumbel laws to 94-96 %. The plug-in value is kept in
-    ``extra["se_plugin"]``. ``extra["note"]`` applies Cochran's rule to the control-variate
-    residuals ``y_hi - α y_lo`` (see :func:`mean_ci`).
+    ``α² Var(y_lo) M/(N+M)²`` that deleting pairs does not see. The plug-in value is kept in
+    ``extra["se_plugin"]``; the coverage of both is in docs/coverage.md. ``extra["note"]`` applies
+    Cochran's rule to the control-variate residuals ``y_hi - α y_lo`` and to ``y_hi`` itself (see
+    :func:`mean_ci`): the residuals can be nearly symmetric while a rare mode of ``y_hi`` that the
+    pairs under-sample still shortens the interval.
 
     Parameters
     ----------
@@ -647,7 +705,7 @@ def mfmc_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95) -> Estimate
     return Estimate(value, value - t * se, value + t * se, "mfmc", n_pair,
                     {"alpha": alpha, "rho": rho, "se": se, "se_plugin": math.sqrt(var_plugin), "df": n_pair - 2,
                      "variance_reduction": reduction, "n_hi": n_pair, "n_lo": n_pair + m,
-                     "note": _cochran_note(yh - alpha * yp, lv)}, se=se)
+                     "note": _cochran_note(yh - alpha * yp, lv) or _cochran_note(yh, lv)}, se=se)
 
 
 def ppi_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95, tuned: bool = True) -> Estimate:
@@ -664,15 +722,15 @@ def ppi_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95, tuned: bool 
     PPI) or ``n - 2`` (PPI++, one more estimated coefficient) is a small-``n`` correction that tends
     to ``z`` as ``n`` grows, the same as for :func:`mfmc_mean`. With ``N → ∞`` and normal data,
     plain PPI is the mean of the ``n`` rectifier terms plus a known constant, so ``t_{n-1}`` is exact.
-    In this module's tests (``n = 50``, 20 000 repetitions) a noisy cheap model that puts ``λ̂``
-    near 0.3 gave 93.4 % coverage with ``z``.
+    The coverage with ``z`` and with ``t`` is in docs/coverage.md.
 
     For PPI++ the variance above is a plug-in at the estimated ``λ̂``; as for :func:`mfmc_mean` it
-    ignores the variability of ``λ̂`` (85 % coverage on a 90/10 lognormal mixture at ``n = 32``,
-    docs/coverage.md), so the standard error used is the jackknife over the ``n`` pairs with ``λ``
+    ignores the variability of ``λ̂`` (measured in docs/coverage.md), so the standard error used is
+    the jackknife over the ``n`` pairs with ``λ``
     re-estimated (and clipped) on each delete-one sample, plus ``λ̂² Var(y_lo_extra)/N``. For plain
     PPI (fixed ``λ = 1``) that jackknife equals ``Var(rect)/n`` exactly, so the closed form is kept.
-    ``extra["note"]`` applies Cochran's rule to the rectifier terms (see :func:`mean_ci`).
+    ``extra["note"]`` applies Cochran's rule to the rectifier terms and to ``y_hi`` (as for
+    :func:`mfmc_mean`).
 
     The two means are independent and the "rectifier" ``mean(y_hi - λ y_lo_paired)`` removes the
     cheap model's bias, so the interval is valid whatever that bias. Plain PPI uses ``λ = 1``; PPI++
@@ -681,10 +739,10 @@ def ppi_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95, tuned: bool 
     interpolates between the classical mean (``λ = 0``) and PPI (``λ = 1``) and never does worse than
     either asymptotically. ``Cov`` and ``Var(y_lo)`` both come from the pairs, so that
     ``λ̂ = β̂/(1 + n/N)`` with ``β̂`` the least-squares slope of ``y_hi`` on ``y_lo``. (The authors'
-    ``ppi_py`` takes ``Var(y_lo)`` from all ``n + N`` cheap samples; with heavy-tailed outputs and
-    ``n = 50`` that ratio of covariances from different samples swings with the pairs' spread, is
-    correlated with ``mean(y_lo_paired)`` and gave 92.5 % coverage and a 0.2-SE bias in this module's
-    tests, against 94.6 % and 0.01 SE from the pairs alone.) Compared with :func:`mfmc_mean`, the clip forbids
+    ``ppi_py`` takes ``Var(y_lo)`` from all ``n + N`` cheap samples; with heavy-tailed outputs that
+    ratio of covariances from different samples swings with the pairs' spread and is correlated
+    with ``mean(y_lo_paired)``, which biases ``θ̂`` and shortens the interval; the comparison is in
+    docs/coverage.md.) Compared with :func:`mfmc_mean`, the clip forbids
     ``λ > 1``, which a cheap model with a too-small slope would want. Estimating ``λ̂`` from the pairs
     adds an ``O(1/n)`` bias, negligible next to the standard error.
 
@@ -741,7 +799,7 @@ def ppi_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95, tuned: bool 
     return Estimate(value, value - t * se, value + t * se, "ppi++" if tuned else "ppi", n,
                     {"lambda": lam, "se": se, "se_plugin": math.sqrt(var_plugin), "df": df,
                      "variance_reduction": reduction, "n_hi": n, "n_lo": n + n_extra,
-                     "note": _cochran_note(rect, lv)}, se=se)
+                     "note": _cochran_note(rect, lv) or _cochran_note(yh, lv)}, se=se)
 
 
 def _count_le(sorted_a: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -765,8 +823,8 @@ def ppi_quantile(y_hi, y_lo_paired, y_lo_extra, q: float, *, level: float = 0.95
     ``|μ₀|(1 - |μ₀|)`` with ``μ₀ = q - F̂_lo(θ)`` the rectifier's mean under that null (the variance
     of a one-signed ``d`` with that mean; the same idea as the Wilson interval's null variance):
     near a tail quantile a biased cheap model makes ``d`` non-zero for only a few of the ``n``
-    pairs, often none, and the sample variance alone then collapsed the interval (71-81 % coverage
-    for the 5 and 95 % quantiles at ``n = 32``, docs/coverage.md). The interval returned is
+    pairs, often none, and the sample variance alone then collapsed the interval (measured in
+    docs/coverage.md). The interval returned is
     ``[min C, sup C]``, the hull of ``C`` (``C`` need not be an interval since ``F̂`` is not
     monotone, so the hull is conservative), and the
     point estimate is the smallest grid ``θ`` with ``F̂(θ) >= q`` (where ``F̂`` crosses ``q``; the
