@@ -159,7 +159,8 @@ def test_std_ci_bonett_closed_form():
     # the kept standard error is the delta method for s: s/2 * se(ln s^2) without the factor c
     n = len(x)
     assert e.se == pytest.approx(0.5 * e.value * math.sqrt((kurt - (n - 3) / n) / (n - 1)), rel=1e-12)
-    d = std_ci(x)
+    assert std_ci(x).method == "bonett"  # the published interval is the default
+    d = std_ci(x, method="bonett-t")
     lo_t, hi_t, kurt_t = _bonett_by_hand(x, small_sample=True)
     assert d.method == "bonett-t" and d.value == e.value and d.se == e.se
     assert (d.lower, d.upper, d.extra["kurtosis"]) == pytest.approx((lo_t, hi_t, kurt_t), rel=1e-12)

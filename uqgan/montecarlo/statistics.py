@@ -58,7 +58,7 @@ def qoi_statistics(samples, *, thresholds: dict[str, list[float]] | None = None,
     ds["estimate"].attrs.update({
         "long_name": "QoI statistics with confidence intervals", "confidence_level": level,
         "methods": "mean: Student t with Hall's skewness correction; std: Bonett's kurtosis-adjusted interval "
-                   "(t quantile, median-centred kurtosis; no normality assumed); quantiles: "
+                   "(no normality assumed); quantiles: "
                    "binomial order statistics (distribution-free, conservative; open where n is too small); "
                    "exceedance probabilities: Wilson score; coverage measured in docs/coverage.md"})
     ds["standard_error"].attrs.update({
