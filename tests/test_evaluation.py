@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from uqgan.evaluation import _sign_flip_pvalue, ed_permutation_pvalue
-from uqgan.stats.metrics import energy_distance
+from uqgan.evaluation import _sign_flip_pvalue
+from uqgan.stats.metrics import energy_distance, energy_permutation_test
 
 
 def test_ed_permutation_statistic_and_power():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 50)), rng.normal(size=(20, 50))
-    stat, p = ed_permutation_pvalue(x, y, rng=rng, n_permutations=300)
+    stat, p = energy_permutation_test(x, y, rng=rng, n_permutations=300)
     # the statistic is the V-statistic energy distance of uqgan.stats.metrics (same pooled distances)
     assert np.isclose(stat, energy_distance(x, y), rtol=1e-10)
     assert p > 0.01  # same law: a valid test rejects at 1 % only 1 % of the time
-    _, p_shift = ed_permutation_pvalue(x, y + 1.0, rng=rng, n_permutations=300)
+    _, p_shift = energy_permutation_test(x, y + 1.0, rng=rng, n_permutations=300)
     assert p_shift == 1 / 301  # a shift of 1 sd in 50 dims is seen by every permutation
 
 
 def test_ed_permutation_pvalues_are_calibrated():
     rng = np.random.default_rng(1)
-    ps = [ed_permutation_pvalue(rng.normal(size=(10, 3)), rng.normal(size=(10, 3)), rng=rng, n_permutations=99)[1]
+    ps = [energy_permutation_test(rng.normal(size=(10, 3)), rng.normal(size=(10, 3)), rng=rng, n_permutations=99)[1]
           for _ in range(80)]
     # under H0, P(p <= 0.1) = 0.1; 80 repetitions: binomial sd 0.034, 4 sd band
     assert abs(np.mean(np.array(ps) <= 0.1) - 0.1) < 0.14
