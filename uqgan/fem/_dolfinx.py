@@ -310,13 +310,7 @@ class Assembler:
         form, c, w = self._load_forms[key]
         c.value = np.asarray(centre_m, dtype=float)
         w.value = float(width_m)
-        vec = dolfinx.fem.petsc.assemble_vector(form)
-        from petsc4py import PETSc
-
-        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        out = vec.array.copy()
-        vec.destroy()
-        return out
+        return _assembled_array(form)
 
     def pressure_load(self, facets: np.ndarray, *, centre_m: float | None = None, width_m: float | None = None,
                       axis: int = 0, quadrature_degree: int = 8) -> np.ndarray:
@@ -352,13 +346,7 @@ class Assembler:
         c.value = float(centre_m)
         if np.isfinite(width_m):
             w.value = float(width_m)
-        vec = dolfinx.fem.petsc.assemble_vector(form)
-        from petsc4py import PETSc
-
-        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        out = vec.array.copy()
-        vec.destroy()
-        return out
+        return _assembled_array(form)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -487,6 +475,18 @@ def petsc_lu(A: sp.spmatrix, *, ordering: str = "nd", package: str = "petsc", ch
     finalizer = weakref.finalize(solve, _destroy_petsc, *solve.petsc_objects)
     finalizer.atexit = False  # at interpreter exit PETSc may be finalised already; the OS frees it all
     return solve
+
+
+def _assembled_array(form) -> np.ndarray:
+    """Assemble a linear form into a PETSc vector, add the ghost contributions, return a numpy copy."""
+    dolfinx, _, _ = _modules()
+    from petsc4py import PETSc
+
+    vec = dolfinx.fem.petsc.assemble_vector(form)
+    vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    out = vec.array.copy()
+    vec.destroy()
+    return out
 
 
 def _destroy_petsc(*objs) -> None:

@@ -292,6 +292,22 @@ def _grid_size(extent: float, h: float) -> int:
     return max(1, math.ceil(extent / h * (1.0 - 1e-9)))
 
 
+def _check_truncation(energy_fraction, max_modes, max_quadrature_points, points_per_correlation_length):
+    """Validate the options that truncate a KL basis; returns ``(energy_fraction, points_per_length)``."""
+    f = float(energy_fraction)
+    if not (0.0 < f <= 1.0):
+        raise ValueError(
+            f"energy_fraction={energy_fraction!r}: must be in (0, 1] (fraction of the variance the kept modes carry)"
+        )
+    for name, value in (("max_modes", max_modes), ("max_quadrature_points", max_quadrature_points)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}={value!r}: must be an integer >= 1")
+    ppl = _check_positive(
+        "points_per_correlation_length", points_per_correlation_length, "grid points per correlation length"
+    )
+    return f, ppl
+
+
 def kl_basis(
     *,
     length_m: float,
@@ -348,17 +364,7 @@ def kl_basis(
     L = _check_positive("length_m", length_m, "plate length [m]")
     H = _check_positive("height_m", height_m, "plate height [m]")
     kernel, ell, nu = _check_kernel(kernel, correlation_length_m, matern_nu)
-    f = float(energy_fraction)
-    if not (0.0 < f <= 1.0):
-        raise ValueError(
-            f"energy_fraction={energy_fraction!r}: must be in (0, 1] (fraction of the variance the kept modes carry)"
-        )
-    for name, value in (("max_modes", max_modes), ("max_quadrature_points", max_quadrature_points)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}={value!r}: must be an integer >= 1")
-    ppl = _check_positive(
-        "points_per_correlation_length", points_per_correlation_length, "grid points per correlation length"
-    )
+    f, ppl = _check_truncation(energy_fraction, max_modes, max_quadrature_points, points_per_correlation_length)
 
     return _kl_on_box(np.zeros(2), np.array([L, H]), kernel=kernel, ell=ell, nu=nu, f=f, max_modes=int(max_modes),
                       max_quadrature_points=int(max_quadrature_points), ppl=ppl)
@@ -409,17 +415,7 @@ def kl_basis_box(
     if not np.all(hi > lo):
         raise ValueError(f"upper_m={hi.tolist()} must exceed lower_m={lo.tolist()} in every coordinate")
     kernel, ell, nu = _check_kernel(kernel, correlation_length_m, matern_nu)
-    f = float(energy_fraction)
-    if not (0.0 < f <= 1.0):
-        raise ValueError(
-            f"energy_fraction={energy_fraction!r}: must be in (0, 1] (fraction of the variance the kept modes carry)"
-        )
-    for name, value in (("max_modes", max_modes), ("max_quadrature_points", max_quadrature_points)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}={value!r}: must be an integer >= 1")
-    ppl = _check_positive(
-        "points_per_correlation_length", points_per_correlation_length, "grid points per correlation length"
-    )
+    f, ppl = _check_truncation(energy_fraction, max_modes, max_quadrature_points, points_per_correlation_length)
     return _kl_on_box(lo, hi, kernel=kernel, ell=ell, nu=nu, f=f, max_modes=int(max_modes),
                       max_quadrature_points=int(max_quadrature_points), ppl=ppl)
 
