@@ -36,6 +36,7 @@ __all__ = [
     "ParameterRange",
     "ParametersConfig",
     "RandomFieldConfig",
+    "RandomInclusionsConfig",
     "ThresholdsConfig",
     "TagsConfig",
     "TimeConfig",
@@ -222,6 +223,33 @@ class RandomFieldConfig(_Frozen):
     max_modes: int = Field(100, ge=1, le=2000, description="upper bound on the number of KL modes")
 
 
+class RandomInclusionsConfig(_Frozen):
+    """Hidden randomness: soft circular inclusions (defects) outside the zone, drawn per replicate.
+
+    ``count`` circles, radii uniform in ``radius_range_m``, centres uniform over the plate by
+    rejection (each circle inside the plate, ``margin_m`` clear of the zone, of the clamped bottom
+    edge, of the loaded top edge and of the other circles); a cell whose midpoint lies inside a
+    circle has its Young's modulus multiplied by ``stiffness_ratio`` (uqgan/physics/inclusions.py).
+    """
+
+    count: int = Field(0, ge=0, le=50, description="number of inclusions per replicate; 0 = none")
+    radius_range_m: tuple[PositiveFloat, PositiveFloat] = Field(
+        (0.01, 0.03), description="radii are uniform in [low, high] [m]")
+    stiffness_ratio: float = Field(
+        1e-3, gt=0, le=1e3, allow_inf_nan=False,
+        description="E inside an inclusion / E outside it (1e-3: a near-void, > 1: a hard inclusion)")
+    margin_m: NonNegFloat = Field(
+        0.02, description="least clearance of an inclusion from the zone, the clamped and loaded edges and the "
+                          "other inclusions [m]")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RandomInclusionsConfig:
+        low, high = self.radius_range_m
+        if high < low:
+            raise ValueError(f"radius_range_m=[{low}, {high}]: high must be >= low (e.g. [{high}, {low}])")
+        return self
+
+
 class ThresholdsConfig(_Frozen):
     """Thresholds of the exceedance probabilities P(QoI > t) that Monte Carlo estimates."""
 
@@ -359,6 +387,7 @@ class CaseConfig(_Frozen):
     time: TimeConfig = Field(default_factory=TimeConfig)
     parameters: ParametersConfig = Field(default_factory=ParametersConfig)
     random_field: RandomFieldConfig = Field(default_factory=RandomFieldConfig)
+    random_inclusions: RandomInclusionsConfig = Field(default_factory=RandomInclusionsConfig)
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
 
     @property
@@ -381,12 +410,23 @@ class CaseConfig(_Frozen):
                                      f"give {g.dimension} (geometry.dimension={g.dimension})")
             if math.sqrt(sum(d * d for d in ld.direction)) == 0:
                 raise ValueError("load.direction=[0, ...]: must be a non-zero vector")
+            if self.random_inclusions.count:
+                raise ValueError("random_inclusions.count > 0 needs the built-in plate (geometry.mesh is set): "
+                                 "set count = 0 for a mesh case")
             return self
         if p.low - half < 0 or p.high + half > g.length_m:
             raise ValueError(
                 f"parameters.load_position [{p.low}, {p.high}] m with footprint_width_m="
                 f"{self.load.footprint_width_m} puts the footprint off the top edge [0, {g.length_m}] m"
             )
+        inc = self.random_inclusions
+        if inc.count:
+            free = g.height_m - 2 * (inc.radius_range_m[1] + inc.margin_m)
+            if free <= 0:
+                raise ValueError(
+                    f"random_inclusions: an inclusion of radius {inc.radius_range_m[1]} m with margin_m={inc.margin_m}"
+                    f" does not fit between the clamped and loaded edges of the {g.height_m} m high plate: lower "
+                    "radius_range_m or margin_m")
         return self
 
     def resolution(self) -> dict[str, Any]:

@@ -87,6 +87,11 @@ def case_summary(case: CaseConfig) -> list[tuple[str, str, str]]:
         ("nodes per shortest shear pulse", _fmt(res["nodes_per_shear_pulse"]), ""),
         ("time steps per shortest pulse", _fmt(res["steps_per_pulse"]), ""),
     ]
+    inc = case.random_inclusions
+    if inc.count:
+        rows.append(("random inclusions (radius, E ratio)",
+                     f"{inc.count} x [{_fmt(inc.radius_range_m[0])}, {_fmt(inc.radius_range_m[1])}] m, "
+                     f"{_fmt(inc.stiffness_ratio)}", ""))
     return rows
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import CaseConfig, case_from_toml, case_to_toml
+from ..physics.inclusions import plate_inclusions
 from ..physics.random_fields import youngs_modulus_field
 from .dataset import list_shards, sample_dataset, write_shard
 from .io import write_atomic
@@ -214,6 +215,18 @@ def full_model_seconds(case: CaseConfig, *, repeats: int = 3, seed: int = 0) -> 
     return float(np.median(times))
 
 
+def with_inclusions(case: CaseConfig, youngs_modulus, cell_midpoints: np.ndarray, inclusions) -> np.ndarray | None:
+    """The per-cell modulus with a sample's inclusions (``(count, 3)`` [m], or None: unchanged);
+    a case without a random field starts from the nominal modulus."""
+    if inclusions is None or len(inclusions) == 0:
+        return youngs_modulus
+    from ..physics.inclusions import apply_inclusions
+
+    E = (np.full(len(cell_midpoints), case.material.youngs_modulus_pa) if youngs_modulus is None
+         else youngs_modulus)
+    return apply_inclusions(E, cell_midpoints, inclusions, stiffness_ratio=case.random_inclusions.stiffness_ratio)
+
+
 def solve_sample(task: dict) -> dict:
     """Run one sample (in a worker). Never raises: a failure comes back with its reason."""
     sample = task["sample"]
@@ -221,6 +234,7 @@ def solve_sample(task: dict) -> dict:
         case, model, psi, versions = _worker_model(task["case_toml"], task["basis"])
         xi = np.asarray(task["xi"], dtype=float)
         E = None if psi is None else youngs_modulus_field(case, psi, xi, model.zone.cells)
+        E = with_inclusions(case, E, model.cell_midpoints, task.get("inclusions"))
         save = task.get("fields_dir") is not None
         sol = model.solve(task["parameters"], youngs_modulus=E, keep_full_history=save)
         bad = [k for k, v in sol.qoi.items() if not np.isfinite(v)]
@@ -260,7 +274,8 @@ def solve_sample_mpi(task: dict, ranks: int) -> dict:
     launcher = shlex.split(os.environ.get("UQGAN_MPIEXEC", MPIEXEC).format(ranks=int(ranks)))
     with tempfile.TemporaryDirectory(prefix="uqgan-mpi-") as tmp:
         task_path, out_path = Path(tmp) / "task.pkl", Path(tmp) / "result.npz"
-        task_path.write_bytes(pickle.dumps({k: task[k] for k in ("case_toml", "basis", "parameters", "xi")}))
+        task_path.write_bytes(pickle.dumps({k: task.get(k) for k in ("case_toml", "basis", "parameters", "xi",
+                                                                     "inclusions")}))
         cmd = [*launcher, sys.executable, "-m", "uqgan.fem.parallel", str(task_path), str(out_path)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -398,6 +413,8 @@ def run_campaign(case: CaseConfig, directory: str | Path, *, n_samples: int, rep
                   "point": int(plan_design.point_of(s)), "replicate": int(plan_design.replicate_of(s)),
                   "parameters": {k: float(v[s]) for k, v in params.items()},
                   "xi": plan_design.xi_rng(s).standard_normal(n_modes),
+                  "inclusions": (plate_inclusions(case, rng=plan_design.inclusion_rng(s))
+                                 if case.random_inclusions.count else None),
                   "fields_dir": str(fields_dir) if s < save_fields else None} for s in todo]
         by_id = {t["sample"]: t for t in tasks}
         attrs = {"case_name": case.name, "case_toml": case_toml, "seed": seed,
@@ -421,7 +438,8 @@ def run_campaign(case: CaseConfig, directory: str | Path, *, n_samples: int, rep
                 if res["ok"]:
                     t = by_id[s]
                     ds = sample_dataset(sample=s, point=t["point"], replicate=t["replicate"],
-                                        parameters=t["parameters"], xi=t["xi"], time_s=res["time_s"],
+                                        parameters=t["parameters"], xi=t["xi"], inclusions=t["inclusions"],
+                                        time_s=res["time_s"],
                                         boundary_coords=res["boundary_coords"], u_bc=res["u_bc"], qoi=res["qoi"],
                                         attrs={**attrs, "fem_versions_json": json.dumps(res["fem_versions"],
                                                                                         sort_keys=True)})

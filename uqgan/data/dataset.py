@@ -14,6 +14,9 @@ name                         dims                               meaning
 ``load_amplitude`` etc.      (sample)                           conditioning parameters, ``role=parameter``
 ``xi``                       (sample, kl_mode)                  KL coefficients of the material field,
                                                                 ``role=latent_truth`` (never a generator input)
+``inclusions``               (sample, inclusion, inclusion_field)  centre x, y and radius of each inclusion [m],
+                                                                ``role=latent_truth``; only in cases with
+                                                                ``[random_inclusions] count > 0``
 ``qoi_<name>``               (sample)                           zone QoIs of the full model, ``role=qoi``
 coords                       ``sample`` (int id), ``time`` [s], ``node``, ``node_x``/``node_y`` [m],
                              ``component`` ("x", "y"), ``point`` and ``replicate`` along ``sample``
@@ -70,13 +73,14 @@ def shard_path(directory: str | Path, sample: int) -> Path:
 
 def sample_dataset(*, sample: int, point: int, replicate: int, parameters: dict[str, float], xi: np.ndarray,
                    time_s: np.ndarray, boundary_coords: np.ndarray, u_bc: np.ndarray, qoi: dict[str, float],
-                   attrs: dict[str, Any] | None = None):
+                   attrs: dict[str, Any] | None = None, inclusions: np.ndarray | None = None):
     """One sample in the dataset schema (``sample`` dimension of length 1).
 
     Parameters
     ----------
     u_bc : (n_time, n_node, d) displacement [m], d = 2 (plane strain) or 3 (a 3-D mesh case)
     xi : (n_modes,) KL coefficients (may be empty)
+    inclusions : (n_inclusions, 3) centre x, y and radius [m], or None (no variable)
     time_s : (n_time,) [s]; boundary_coords : (n_node, d) [m] (3-D adds the coordinate ``node_z``)
     """
     import xarray as xr
@@ -91,6 +95,11 @@ def sample_dataset(*, sample: int, point: int, replicate: int, parameters: dict[
                {"units": "1", "long_name": "Karhunen-Loeve coefficients of the Young's-modulus field",
                 "role": "latent_truth"}),
     }
+    if inclusions is not None:
+        data_vars["inclusions"] = (
+            ("sample", "inclusion", "inclusion_field"), np.asarray(inclusions, dtype=np.float64).reshape(1, -1, 3),
+            {"units": "m", "long_name": "centre x, centre y and radius of each random inclusion",
+             "role": "latent_truth"})
     for name, value in parameters.items():
         data_vars[name] = (("sample",), np.array([float(value)]),
                            {"units": PARAMETER_UNITS.get(name, "1"), "long_name": _PARAMETER_LONG_NAMES.get(name, name),
@@ -111,6 +120,9 @@ def sample_dataset(*, sample: int, point: int, replicate: int, parameters: dict[
                    {"units": "m", "long_name": "y of the node"}),
         "component": ("component", np.array(["x", "y", "z"][:n_c]), {"long_name": "displacement component"}),
     }
+    if inclusions is not None:
+        coords["inclusion_field"] = ("inclusion_field", np.array(["x", "y", "radius"]),
+                                     {"long_name": "what each inclusion column holds"})
     if n_c == 3:
         coords["node_z"] = ("node", np.asarray(boundary_coords[:, 2], dtype=np.float64),
                             {"units": "m", "long_name": "z of the node"})

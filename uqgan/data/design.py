@@ -62,6 +62,8 @@ _EXTENSIBLE = frozenset({"sobol", "mc"})
 
 #: first entry of the spawn key of the per-sample streams; the design draws from ``seed`` itself
 _XI_STREAM = 1
+#: spawn-key head of each sample's inclusion stream (:meth:`CampaignDesign.inclusion_rng`)
+_INCLUSION_STREAM = 2
 
 
 def _check_method(method: Any, where: str) -> str:
@@ -407,6 +409,18 @@ class CampaignDesign:
         if s.ndim != 0:
             raise TypeError(f"sample={sample!r}: xi_rng takes one integer sample id")
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(_XI_STREAM, int(s))))
+
+    def inclusion_rng(self, sample: int) -> np.random.Generator:
+        """The random generator of sample ``sample``'s inclusions (:mod:`uqgan.physics.inclusions`).
+
+        ``SeedSequence(seed, spawn_key=(2, sample))``: like :meth:`xi_rng` it depends only on
+        ``(seed, sample)``, and it is a stream of its own, so adding inclusions to a case leaves its
+        material fields (``xi``) unchanged bit for bit.
+        """
+        s = self._samples(sample)
+        if s.ndim != 0:
+            raise TypeError(f"sample={sample!r}: inclusion_rng takes one integer sample id")
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(_INCLUSION_STREAM, int(s))))
 
     def extends(self, other: CampaignDesign) -> bool:
         """Whether ``self`` is ``other`` grown to at least as many samples.

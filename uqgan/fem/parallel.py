@@ -272,6 +272,9 @@ def run_task_file(task_path: str, out_path: str) -> None:
     if basis is not None:
         psi = basis.evaluate(model.cell_midpoints)  # this rank's cells only
         E = youngs_modulus_field(case, psi, np.asarray(task["xi"], dtype=float), model.zone_cells)
+    from ..data.campaign import with_inclusions
+
+    E = with_inclusions(case, E, model.cell_midpoints, task.get("inclusions"))
     sol = model.solve(task["parameters"], youngs_modulus=E)
     if sol is None:
         return
