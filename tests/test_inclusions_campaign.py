@@ -32,8 +32,9 @@ def test_shipped_inclusions_case_checks():
     case_file = ROOT / "simulations" / "plate_inclusions" / "case.toml"
     case = load_case(case_file)
     assert case.random_inclusions.count == 3 and case.random_inclusions.stiffness_ratio == 1e-3
-    assert case.model_dump(exclude={"name", "random_inclusions"}) == CaseConfig().model_dump(
-        exclude={"name", "random_inclusions"})  # the default plate, only the defects added
+    assert case.random_field.coefficient_of_variation == 0.1
+    assert case.model_dump(exclude={"name", "random_inclusions", "random_field"}) == CaseConfig().model_dump(
+        exclude={"name", "random_inclusions", "random_field"})  # the default plate: defects, a milder field
     r = invoke("check", case_file)
     assert r.exit_code == 0, r.output
     assert "random inclusions" in r.output
