@@ -5,7 +5,7 @@
    with many replicates at a few other points (for `uqgan evaluate`), and an independent reference
    campaign drawn from the parameter ranges (for Monte Carlo validation).
 2. Generators (`uqgan train --registration arrival`, on the training and enrichment campaigns):
-   pca-gaussian, kriging-gaussian, kriging-resample and wgan-gp; `uqgan evaluate` says which one is
+   pca-gaussian, kriging-gaussian, kriging-resample, plom and wgan-gp; `uqgan evaluate` says which one is
    closest to the held-out truth, in the histories and in the zone QoIs through the submodel
    (`--zone-qois`).
 3. Monte Carlo (`uqgan montecarlo`) with each generator and the batched submodel, validated against
@@ -46,7 +46,7 @@ SIZES = {
 ENRICH_MARGIN_M = 0.1
 
 #: the generators trained (all registered), compared, and run through Monte Carlo
-GENERATORS = ("pca-gaussian", "kriging-gaussian", "kriging-resample", "wgan-gp")
+GENERATORS = ("pca-gaussian", "kriging-gaussian", "kriging-resample", "plom", "wgan-gp")
 
 
 def main(argv=None) -> int:

@@ -45,6 +45,7 @@ __all__ = [
     "case_from_toml",
     "case_to_toml",
     "default_case",
+    "error_lines",
     "load_case",
     "restrict_ranges",
     "write_case",
@@ -502,20 +503,41 @@ def _format_loc(loc: tuple) -> str:
     return out or "<case>"
 
 
-def _format_errors(err: ValidationError) -> list[str]:
+def error_lines(err: ValidationError, *, name=_format_loc, unknown=None, hint=None,
+                root: str | None = None) -> list[str]:
+    """One line per problem of a pydantic ValidationError, each naming the field: ``name=value: rule``.
+
+    The one formatter of every config's errors (cases, run configs, generator configs).
+
+    Parameters
+    ----------
+    err : the ValidationError
+    name : ``loc`` tuple -> the field's name as the user writes it (default ``a.b[0]``, a TOML path)
+    unknown : ``loc`` -> the message for an unknown field (default: remove it or fix its spelling)
+    hint : ``loc`` -> text appended to a bad value's line (e.g. the field's meaning and default)
+    root : the prefix of a whole-model check's message (its message names the fields), or None
+    """
     lines = []
     for e in err.errors(include_url=False):
-        loc = _format_loc(e["loc"])
+        loc = tuple(e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            lines.append(f"{loc}: unknown key (remove it or fix its spelling; `uqgan init` writes every allowed key)")
+            lines.append(unknown(loc) if unknown else f"{name(loc)}: unknown key (remove it or fix its spelling)")
         elif e["type"] == "missing":
-            lines.append(f"{loc}: required key is missing")
-        elif isinstance(e["input"], dict):  # a whole table failed a cross-field check: the message names the keys
-            lines.append(f"{loc}: {msg}")
+            lines.append(f"{name(loc)}: required key is missing")
+        elif not loc or isinstance(e["input"], dict):  # a cross-field check: its message names the fields
+            lines.append(f"{name(loc)}: {msg}" if loc else (f"{root}: {msg}" if root else msg))
         else:
-            lines.append(f"{loc}={e['input']!r}: {msg}")
+            extra = hint(loc) if hint else ""
+            lines.append(f"{name(loc)}={e['input']!r}: {msg}{extra}")
     return lines
+
+
+def _format_errors(err: ValidationError) -> list[str]:
+    def unknown(loc):
+        return f"{_format_loc(loc)}: unknown key (remove it or fix its spelling; `uqgan init` writes every allowed key)"
+
+    return error_lines(err, root="<case>", unknown=unknown)
 
 
 def case_from_dict(data: dict[str, Any], *, source: str | None = None) -> CaseConfig:
@@ -679,20 +701,15 @@ class _RunConfig(_Frozen):
 
     @classmethod
     def build(cls, **values: Any):
+        def name(loc):
+            field = cls.model_fields.get(str(loc[0]))
+            return ((field.json_schema_extra or {}) if field is not None else {}).get(
+                "option", f"{cls.__name__}.{_format_loc(loc)}")
+
         try:
             return cls(**values)
         except ValidationError as err:
-            lines = []
-            for e in err.errors(include_url=False):
-                msg = e["msg"].removeprefix("Value error, ")
-                field = cls.model_fields.get(str(e["loc"][0])) if e["loc"] else None
-                extra = (field.json_schema_extra or {}) if field is not None else {}
-                if field is None:  # a cross-field check: its message names the options itself
-                    lines.append(msg)
-                else:
-                    name = extra.get("option", f"{cls.__name__}.{e['loc'][0]}")
-                    lines.append(f"{name}={e['input']!r}: {msg}")
-            raise ConfigError(lines) from None
+            raise ConfigError(error_lines(err, name=name)) from None
 
 
 class CampaignConfig(_RunConfig):

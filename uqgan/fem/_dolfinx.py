@@ -296,10 +296,7 @@ class Assembler:
         key = ("disc", tuple(np.asarray(facets).tolist()), quadrature_degree)
         if key not in self._load_forms:
             mesh = self.space.V.mesh
-            fdim = mesh.topology.dim - 1
-            facets = np.asarray(facets, dtype=np.int32)
-            tags = dolfinx.mesh.meshtags(mesh, fdim, facets, np.ones_like(facets))
-            ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags, metadata={"quadrature_degree": quadrature_degree})
+            ds = _facet_measure(mesh, facets, quadrature_degree)
             c = dolfinx.fem.Constant(mesh, np.zeros(mesh.geometry.dim))
             w = dolfinx.fem.Constant(mesh, 1.0)
             x = ufl.SpatialCoordinate(mesh)
@@ -327,10 +324,7 @@ class Assembler:
         key = (tuple(np.asarray(facets).tolist()), axis, quadrature_degree, bool(np.isinf(width_m)))
         if key not in self._load_forms:
             mesh = self.space.V.mesh
-            fdim = mesh.topology.dim - 1
-            facets = np.asarray(facets, dtype=np.int32)
-            tags = dolfinx.mesh.meshtags(mesh, fdim, facets, np.ones_like(facets))
-            ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags, metadata={"quadrature_degree": quadrature_degree})
+            ds = _facet_measure(mesh, facets, quadrature_degree)
             c = dolfinx.fem.Constant(mesh, 0.0)
             w = dolfinx.fem.Constant(mesh, 1.0)
             x = ufl.SpatialCoordinate(mesh)
@@ -475,6 +469,14 @@ def petsc_lu(A: sp.spmatrix, *, ordering: str = "nd", package: str = "petsc", ch
     finalizer = weakref.finalize(solve, _destroy_petsc, *solve.petsc_objects)
     finalizer.atexit = False  # at interpreter exit PETSc may be finalised already; the OS frees it all
     return solve
+
+
+def _facet_measure(mesh, facets, quadrature_degree: int):
+    """The surface measure ``ds(1)`` over the given boundary facets (tagged 1), at a fixed quadrature degree."""
+    dolfinx, ufl, _ = _modules()
+    facets = np.asarray(facets, dtype=np.int32)
+    tags = dolfinx.mesh.meshtags(mesh, mesh.topology.dim - 1, facets, np.ones_like(facets))
+    return ufl.Measure("ds", domain=mesh, subdomain_data=tags, metadata={"quadrature_degree": quadrature_degree})
 
 
 def _assembled_array(form) -> np.ndarray:

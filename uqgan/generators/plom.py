@@ -85,6 +85,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..config import ConfigError, error_lines
 from ._base import Generator, GeneratorError
 
 __all__ = ["CONDITIONINGS", "PLoM", "PLoMConfig", "PLoMGenerator", "conditional_sample", "silverman_bandwidth"]
@@ -120,19 +121,18 @@ class PLoMConfig(BaseModel):
     @classmethod
     def build(cls, **options) -> PLoMConfig:
         """Validated config; a bad option raises ValueError with one line per problem, naming it."""
+        def name(loc):
+            return "PLoMConfig." + ".".join(str(p) for p in loc)
+
+        def hint(loc):
+            field = cls.model_fields.get(str(loc[0]))
+            return "" if field is None else f" ({field.description}; default {field.default!r})"
+
         try:
             return cls(**options)
         except ValidationError as err:
-            lines = []
-            for e in err.errors(include_url=False):
-                name = ".".join(str(p) for p in e["loc"])
-                if e["type"] == "extra_forbidden":
-                    lines.append(f"PLoMConfig.{name}: unknown option (known: {', '.join(cls.model_fields)})")
-                else:
-                    desc = cls.model_fields[name].description if name in cls.model_fields else ""
-                    default = cls.model_fields[name].default if name in cls.model_fields else None
-                    lines.append(f"PLoMConfig.{name}={e['input']!r}: {e['msg']} ({desc}; default {default!r})")
-            raise ValueError("\n".join(lines)) from None
+            raise ConfigError(error_lines(err, name=name, hint=hint, unknown=lambda loc: f"{name(loc)}: unknown option "
+                                          f"(known: {', '.join(cls.model_fields)})")) from None
 
 
 def silverman_bandwidth(n: int, dim: int) -> float:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from ...config import ConfigError
+from ...config import ConfigError, error_lines
 
 __all__ = ["ACTIVATIONS", "ARCHITECTURES", "RESIDUALS", "WGANClipConfig", "WGANConfig", "WGANTrainConfig",
            "parse_config"]
@@ -293,19 +293,14 @@ _NOT_FOR_CLIP = {"gp_lambda": "there is no gradient penalty", "betas": "it train
 def parse_config(cls: type[_AdversarialConfig], options: dict[str, Any]) -> _AdversarialConfig:
     """``cls(**options)``, a :class:`~uqgan.config.ConfigError` (one line per problem, each starting
     ``field=value:``) instead of pydantic's ValidationError."""
+    def unknown(loc):
+        name = ".".join(str(p) for p in loc)
+        why = _NOT_FOR_CLIP.get(name) if cls.loss == "clip" else None
+        return (f"{name}={options.get(name)!r}: " + (f"{cls.generator_name} takes no {name} ({why}); use wgan-gp "
+                                                     f"for it" if why else
+                                                     f"not an option of {cls.generator_name} (check its spelling)"))
+
     try:
         return cls(**options)
     except ValidationError as err:
-        lines = []
-        for e in err.errors(include_url=False):
-            loc = ".".join(str(p) for p in e["loc"])
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                why = _NOT_FOR_CLIP.get(loc) if cls.loss == "clip" else None
-                msg = (f"{cls.generator_name} takes no {loc} ({why}); use wgan-gp for it" if why else
-                       f"not an option of {cls.generator_name} (check its spelling)")
-            if not loc:  # a cross-field check: its message names the field
-                lines.append(msg)
-            else:
-                lines.append(f"{loc}={e['input']!r}: {msg}")
-        raise ConfigError(lines) from None
+        raise ConfigError(error_lines(err, name=lambda loc: ".".join(str(p) for p in loc), unknown=unknown)) from None

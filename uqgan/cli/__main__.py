@@ -1,0 +1,5 @@
+"""``python -m uqgan.cli``: the command line."""
+
+from . import main
+
+main()
