@@ -10,3 +10,24 @@ TINY = {
     "parameters": {"load_position": {"low": 0.1, "high": 0.3}},
     "random_field": {"correlation_length_m": 0.1, "max_modes": 10},
 }
+
+
+def full_runs(case, n, seed=0):
+    """n full-model runs of ``case`` (a CaseConfig) with random parameters and material fields,
+    keeping the zone history: ``(model, solutions)`` (needs dolfinx)."""
+    import numpy as np
+
+    from uqgan.data.campaign import material_field_basis
+    from uqgan.fem import PlateModel
+    from uqgan.physics.random_fields import youngs_modulus_field
+
+    model = PlateModel(case)
+    psi = material_field_basis(case, model)
+    rng = np.random.default_rng(seed)
+    sols = []
+    for _ in range(n):
+        E = youngs_modulus_field(case, psi, rng.standard_normal(psi.shape[1]), model.zone.cells)
+        p = {name: rng.uniform(r.low, r.high) for name, r in
+             ((k, getattr(case.parameters, k)) for k in case.parameter_names)}
+        sols.append(model.solve(p, youngs_modulus=E, keep_zone_history=True))
+    return model, sols

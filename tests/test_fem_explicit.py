@@ -12,8 +12,9 @@ import scipy.sparse.linalg as spla
 
 pytest.importorskip("dolfinx")
 
+from _cases import full_runs  # noqa: E402
+
 from uqgan.config import CaseConfig, ConfigError, default_case  # noqa: E402
-from uqgan.data.campaign import material_field_basis  # noqa: E402
 from uqgan.fem import PlateModel  # noqa: E402
 from uqgan.fem import _dolfinx as fem  # noqa: E402
 from uqgan.fem.explicit import stable_time_step  # noqa: E402
@@ -21,7 +22,6 @@ from uqgan.fem.submodel import SubModel  # noqa: E402
 from uqgan.physics.explicit import CentralDifferenceIntegrator, critical_time_step, lumped_mass  # noqa: E402
 from uqgan.physics.material import half_sine_pulse, wave_speeds  # noqa: E402
 from uqgan.physics.qoi import QOI_SPECS  # noqa: E402
-from uqgan.physics.random_fields import youngs_modulus_field  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
 
@@ -114,19 +114,6 @@ def test_stiffness_damping_lowers_the_limit():
     omega = 2 / lim0
     assert lim == pytest.approx(critical_time_step(omega, rayleigh=(0.0, bK)), rel=1e-12)
     assert lim < lim0
-
-
-def full_runs(case, n, seed=0):
-    model = PlateModel(case)
-    psi = material_field_basis(case, model)
-    rng = np.random.default_rng(seed)
-    sols = []
-    for _ in range(n):
-        Ef = youngs_modulus_field(case, psi, rng.standard_normal(psi.shape[1]), model.zone.cells)
-        p = {name: rng.uniform(r.low, r.high) for name, r in
-             ((k, getattr(case.parameters, k)) for k in type(case.parameters).model_fields)}
-        sols.append(model.solve(p, youngs_modulus=Ef, keep_zone_history=True))
-    return model, sols
 
 
 @pytest.mark.parametrize("rayleigh", [(0.0, 0.0), (2e3, 1e-9)])

@@ -8,13 +8,11 @@ import pytest
 pytest.importorskip("dolfinx")
 
 import xarray as xr  # noqa: E402
+from _cases import full_runs  # noqa: E402
 
 from uqgan.config import CaseConfig  # noqa: E402
-from uqgan.data.campaign import material_field_basis
-from uqgan.fem import PlateModel  # noqa: E402
 from uqgan.fem.submodel import SubModel, SubmodelError, solve_submodel  # noqa: E402
 from uqgan.physics.qoi import QOI_SPECS  # noqa: E402
-from uqgan.physics.random_fields import youngs_modulus_field  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
 
@@ -31,20 +29,6 @@ SMALL = {
 def small_case(**geometry_zone):
     data = {**SMALL, "geometry": {**SMALL["geometry"], "zone": {**SMALL["geometry"]["zone"], **geometry_zone}}}
     return CaseConfig.model_validate(data)
-
-
-def full_runs(case, n, seed=0):
-    """n full-model runs with random parameters and material fields, keeping the zone history."""
-    model = PlateModel(case)
-    psi = material_field_basis(case, model)
-    rng = np.random.default_rng(seed)
-    sols = []
-    for _ in range(n):
-        E = youngs_modulus_field(case, psi, rng.standard_normal(psi.shape[1]), model.zone.cells)
-        p = {name: rng.uniform(r.low, r.high) for name, r in
-             ((k, getattr(case.parameters, k)) for k in case.parameter_names)}
-        sols.append(model.solve(p, youngs_modulus=E, keep_zone_history=True))
-    return model, sols
 
 
 @pytest.mark.parametrize("hole_radius_m", [0.0, 0.012])
