@@ -169,24 +169,13 @@ def _training_child(quick: bool) -> dict:
             "cuda": torch.cuda.is_available(), "torch": torch.__version__}
 
 
-def _montecarlo_child(quick: bool) -> dict:
-    import logging
-    import tempfile
-
-    logging.basicConfig(level=logging.WARNING)
-    from uqgan.config import MonteCarloConfig, default_case
+def _synthetic_training_data(case, sub):
+    """Synthetic BC histories (kind "gaussian", 40 points x 4 replicates) on the case's output times and
+    zone-boundary nodes, parameters rescaled to the case's ranges, displacements ~1e-8 m: what a
+    generator of this case is trained on, for timing the chain without a campaign."""
     from uqgan.data.synthetic import synthetic_bc_dataset
     from uqgan.fem import PlateModel
-    from uqgan.fem.submodel import SubModel
-    from uqgan.generators import make_generator
-    from uqgan.montecarlo import CheapChain, run_montecarlo
 
-    case = default_case()
-    from uqgan.data.campaign import full_model_seconds
-
-    # a full-model sample has its own material field: stiffness assembly and factorisation included
-    full = full_model_seconds(case, repeats=3, seed=0)
-    sub = SubModel(case)
     t = PlateModel(case).output_times
     ds = synthetic_bc_dataset("gaussian", n_points=40, replicates=4, n_time=t.size,
                               n_nodes=sub.boundary_coords.shape[0], seed=0)
@@ -197,6 +186,26 @@ def _montecarlo_child(quick: bool) -> dict:
         ds[name] = r.low + (ds[name] - ds[name].min()) / (ds[name].max() - ds[name].min()) * (r.high - r.low)
         ds[name].attrs["role"] = "parameter"
     ds["u_bc"] = ds["u_bc"] * 1e-8
+    return ds
+
+
+def _montecarlo_child(quick: bool) -> dict:
+    import logging
+    import tempfile
+
+    logging.basicConfig(level=logging.WARNING)
+    from uqgan.config import MonteCarloConfig, default_case
+    from uqgan.fem.submodel import SubModel
+    from uqgan.generators import make_generator
+    from uqgan.montecarlo import CheapChain, run_montecarlo
+
+    case = default_case()
+    from uqgan.data.campaign import full_model_seconds
+
+    # a full-model sample has its own material field: stiffness assembly and factorisation included
+    full = full_model_seconds(case, repeats=3, seed=0)
+    sub = SubModel(case)
+    ds = _synthetic_training_data(case, sub)
     n = 256 if quick else 1024
     per = {}
     for reg in ("none", "arrival"):  # arrival registration adds the shift back to every decoded history
@@ -227,26 +236,17 @@ def _chain_seconds(case, n: int) -> float:
     """Monte Carlo chain cost per sample [s] on ``case`` (as ``_montecarlo_child``, arrival registration)."""
     import tempfile
 
-    from uqgan.data.synthetic import synthetic_bc_dataset
-    from uqgan.fem import PlateModel
+    from uqgan.config import MonteCarloConfig
     from uqgan.fem.submodel import SubModel
     from uqgan.generators import make_generator
-    from uqgan.montecarlo import run_montecarlo
+    from uqgan.montecarlo import CheapChain, run_montecarlo
 
     sub = SubModel(case)
-    t = PlateModel(case).output_times
-    ds = synthetic_bc_dataset("gaussian", n_points=40, replicates=4, n_time=t.size,
-                              n_nodes=sub.boundary_coords.shape[0], seed=0)
-    ds = ds.assign_coords(time=("time", t, {"units": "s"}), node_x=("node", sub.boundary_coords[:, 0]),
-                          node_y=("node", sub.boundary_coords[:, 1]))
-    for name in ("load_duration", "load_position"):
-        r = getattr(case.parameters, name)
-        ds[name] = r.low + (ds[name] - ds[name].min()) / (ds[name].max() - ds[name].min()) * (r.high - r.low)
-        ds[name].attrs["role"] = "parameter"
-    ds["u_bc"] = ds["u_bc"] * 1e-8
+    ds = _synthetic_training_data(case, sub)
     with tempfile.TemporaryDirectory() as tmp:
-        make_generator("kriging-gaussian", seed=0, registration="arrival").fit(ds).save(f"{tmp}/model")
-        res = run_montecarlo(case, f"{tmp}/model", f"{tmp}/mc", n_samples=n, batch=256, seed=0, show_progress=False)
+        gen = make_generator("kriging-gaussian", seed=0, registration="arrival").fit(ds)
+        res = run_montecarlo(CheapChain(case, gen, submodel=sub), f"{tmp}/mc",
+                             MonteCarloConfig(n_samples=n, batch=256, seed=0), show_progress=False)
     return res.elapsed_s / n
 
 

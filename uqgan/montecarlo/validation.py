@@ -156,7 +156,7 @@ def combined_estimates(reference, paired, extra, *, level: float = 0.95):
     Parameters
     ----------
     reference : full-model QoIs (the expensive samples)
-    paired : cheap-chain QoIs at the reference samples' parameters (:func:`paired_cheap_qois`)
+    paired : cheap-chain QoIs at the reference samples' parameters (:attr:`Validation.paired`)
     extra : further cheap-chain QoIs (a Monte Carlo run's samples)
     """
     import xarray as xr
