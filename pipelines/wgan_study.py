@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 
 import numpy as np
@@ -65,5 +64,13 @@ def main(kind: str, steps: int, configs: list, *, n_points: int = 120, replicate
 
 
 if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("kind", help="synthetic law: gaussian, arrival or bimodal (uqgan.data.synthetic)")
+    ap.add_argument("steps", type=int, help="generator steps of the adversarial models")
+    ap.add_argument("configs", type=json.loads,
+                    help='JSON list of [generator name, options], e.g. \'[["kriging-resample", {}]]\'')
+    args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    main(sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]))
+    main(args.kind, args.steps, args.configs)
