@@ -35,6 +35,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from .timestepping import constrained_dof_indices
+
 __all__ = ["CentralDifferenceIntegrator", "critical_time_step", "lumped_mass", "max_eigenvalue"]
 
 logger = logging.getLogger(__name__)
@@ -173,10 +175,7 @@ class CentralDifferenceIntegrator:
             raise ValueError(f"K {self.K.shape} must be ({n}, {n}) like the mass diagonal")
         self.dt = float(dt)
         self.rayleigh = (float(rayleigh[0]), float(rayleigh[1]))
-        fixed = np.unique(np.asarray(constrained_dofs, dtype=np.int64))
-        if fixed.size and (fixed[0] < 0 or fixed[-1] >= n):
-            raise ValueError(f"constrained_dofs must lie in [0, {n})")
-        self.fixed = fixed
+        self.fixed = fixed = constrained_dof_indices(constrained_dofs, n)
         free = np.ones(n, dtype=bool)
         free[fixed] = False
         if not np.all(m[free] > 0):

@@ -32,7 +32,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-__all__ = ["NewmarkIntegrator", "TimeScheme", "mechanical_energy", "newmark_constants", "scipy_lu"]
+__all__ = ["NewmarkIntegrator", "TimeScheme", "constrained_dof_indices", "mechanical_energy", "newmark_constants",
+           "scipy_lu"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,14 @@ def mechanical_energy(M: sp.spmatrix, K: sp.spmatrix, u: np.ndarray, v: np.ndarr
     return 0.5 * np.einsum("i...,i...->...", v, M @ v) + 0.5 * np.einsum("i...,i...->...", u, K @ u)
 
 
+def constrained_dof_indices(constrained_dofs, n: int) -> np.ndarray:
+    """The sorted, unique indices of the constrained dofs, ``(k,)`` int64, checked to lie in ``[0, n)``."""
+    fixed = np.unique(np.asarray(constrained_dofs, dtype=np.int64))
+    if fixed.size and (fixed[0] < 0 or fixed[-1] >= n):
+        raise ValueError(f"constrained_dofs must lie in [0, {n})")
+    return fixed
+
+
 def newmark_constants(scheme: TimeScheme, dt: float, rayleigh: tuple[float, float]):
     """The update constants ``(c0..c5)`` of a scheme and step, and the effective matrix
     ``K_eff = m_coef M + k_coef K`` = ``(1-αm) c0 M + (1-αf) c3 C + (1-αf) K`` with
@@ -136,10 +145,7 @@ class NewmarkIntegrator:
         self.dt = float(dt)
         self.scheme = scheme or TimeScheme.average_acceleration()
         self.rayleigh = (float(rayleigh[0]), float(rayleigh[1]))
-        fixed = np.unique(np.asarray(constrained_dofs, dtype=np.int64))
-        if fixed.size and (fixed[0] < 0 or fixed[-1] >= n):
-            raise ValueError(f"constrained_dofs must lie in [0, {n})")
-        self.fixed = fixed
+        self.fixed = fixed = constrained_dof_indices(constrained_dofs, n)
         mask = np.ones(n, dtype=bool)
         mask[fixed] = False
         self.free = np.flatnonzero(mask)
