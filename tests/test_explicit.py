@@ -186,3 +186,41 @@ def test_bad_input_is_named():
         CentralDifferenceIntegrator([1.0], K, dt=0.1, constrained_dofs=[3])
     with pytest.raises(ValueError, match="lumped mass"):
         CentralDifferenceIntegrator([0.0], K, dt=0.1)
+
+
+@pytest.mark.parametrize("rayleigh", [(0.0, 0.0), (0.05, 0.02)])
+def test_without_observed_velocity_the_run_is_unchanged(rayleigh):
+    """``observe_velocity=False`` only skips the integer-step velocity: the displacements are the
+    same numbers (same operations), the observer gets v = None after step 0, and ``last_Ku`` is K u_k when
+    undamped (None with stiffness damping, whose product is K (u + b_K v))."""
+    n, B = 40, 16  # 16 columns: the block product's compiled path where numba is installed
+    _, K, m, _ = chain(n, seed=11)
+    rng = np.random.default_rng(12)
+    g = np.cumsum(rng.normal(size=(201, 2, B)), axis=0) * 1e-3
+    integ = CentralDifferenceIntegrator(m, K, dt=0.2, constrained_dofs=[0, n - 1], rayleigh=rayleigh)
+    runs = {}
+    for observe in (True, False):
+        hist, kus = [], []
+
+        def observer(k, t, u, v, a, hist=hist, kus=kus, observe=observe):
+            assert (v is None) is (not observe and k > 0)  # step 0 shows the initial velocity
+            hist.append(u.copy())
+            kus.append(None if integ.last_Ku is None else np.abs(integ.last_Ku - K @ u).max())
+        integ.run(200, prescribed=lambda k, t: g[k], batch=B, observer=observer, observe_velocity=observe)
+        runs[observe] = (np.array(hist), kus)
+    np.testing.assert_array_equal(runs[True][0], runs[False][0])
+    if rayleigh[1]:
+        assert all(x is None for x in runs[False][1])
+    else:  # the same product, compiled or scipy's: equal to round-off
+        assert max(runs[False][1]) <= 1e-13 * np.abs(K @ runs[False][0][-1]).max() + 1e-300
+
+
+def test_blow_up_above_the_limit_is_reported():
+    """A step 2 % above 2/ω_max grows without bound; the finiteness check (every 16 steps) stops it
+    with one line that names the step."""
+    _, K, m, _ = chain(20, seed=13)
+    lam = max_eigenvalue(lambda x: K @ x, m, rng=np.random.default_rng(0))
+    integ = CentralDifferenceIntegrator(m, K, dt=1.02 * critical_time_step(np.sqrt(lam)))
+    with pytest.raises(FloatingPointError, match=r"non-finite displacement at or before step \d+"), \
+            np.errstate(over="ignore", invalid="ignore"):  # the overflow between two checks is the point
+        integ.run(100000, u0=np.random.default_rng(1).normal(size=20))

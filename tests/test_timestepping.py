@@ -181,3 +181,64 @@ def test_nan_is_reported_with_the_step():
     integ = NewmarkIntegrator(M, K, dt=0.1)
     with pytest.raises(FloatingPointError, match="step 3"):
         integ.run(10, force=lambda t: np.array([np.nan if t > 0.25 else 0.0]))
+
+
+def _consistent_chain(n, *, seed):
+    """A chain with a consistent (tridiagonal) mass, so that the mass couples the constrained
+    and free dofs as a finite-element submodel's does."""
+    M, K, m, k = chain(n, seed=seed)
+    Mc = sp.lil_matrix((n, n))
+    for e in range(len(k)):
+        me = 0.5 * (m[e] + m[e + 1])
+        Mc[e, e] += me / 3
+        Mc[e + 1, e + 1] += me / 3
+        Mc[e, e + 1] += me / 6
+        Mc[e + 1, e] += me / 6
+    return Mc.tocsr(), K
+
+
+@pytest.mark.parametrize("beta", [0.25, 0.3])
+def test_three_level_form_equals_the_newmark_update(beta):
+    """Without velocities observed, an undamped run with γ = ½ steps u_{k+1} − 2u_k + u_{k−1}
+    = Δ²u from (M + β h² K) Δ²u = −h² K u_k (Hughes 1987, §9.1.3): the same displacements as the
+    two-level Newmark update, driven through prescribed dofs with a consistent mass and in a batch.
+    Both are the same linear recurrence; only round-off differs (600 steps of O(1e-16) each, the
+    motion O(1)): 1e-11 relative."""
+    n, B, steps = 30, 5, 600
+    M, K = _consistent_chain(n, seed=7)
+    rng = np.random.default_rng(8)
+    fixed = [0, 13, n - 1]
+    g = np.cumsum(rng.normal(size=(steps + 1, len(fixed), B)), axis=0) * 0.01  # rough boundary histories
+    u0 = rng.normal(size=(n, B))
+    integ = NewmarkIntegrator(M, K, dt=0.1, constrained_dofs=fixed, scheme=TimeScheme(beta=beta, gamma=0.5))
+    ref, fast, seen = [], [], []
+    integ.run(steps, u0=u0, prescribed=lambda k, t: g[k], batch=B,
+              observer=lambda k, t, u, v, a: ref.append(u.copy()))
+
+    def observer(k, t, u, v, a):
+        fast.append(u.copy())
+        seen.append((v is None, integ.last_Ku is not None and np.allclose(integ.last_Ku, K @ u, rtol=1e-13)))
+
+    u_end, v_end, _ = integ.run(steps, u0=u0, prescribed=lambda k, t: g[k], batch=B, observer=observer,
+                                observe_velocity=False)
+    ref, fast = np.array(ref), np.array(fast)
+    assert np.abs(ref).max() > 0.1
+    np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-11 * np.abs(ref).max())
+    assert v_end is None and np.array_equal(u_end, fast[-1])
+    assert seen[:2] == [(False, False)] * 2  # steps 0 and 1 are two-level: v given, K u not computed
+    assert all(s == (True, True) for s in seen[2:])
+
+
+def test_three_level_form_only_where_it_is_exact():
+    """Damping, a load or generalized-α keep the two-level update (the observer still gets v)."""
+    M, K = _consistent_chain(12, seed=9)
+    f = np.zeros(12)
+    f[5] = 1.0
+    cases = [dict(rayleigh=(0.1, 0.0)), dict(scheme=TimeScheme.generalized_alpha(0.8)), dict()]
+    for kw in cases:
+        integ = NewmarkIntegrator(M, K, dt=0.1, constrained_dofs=[0], **kw)
+        vs: list = []
+        force = (lambda t: f) if not kw else None
+        integ.run(5, force=force, u0=np.linspace(0, 1, 12), observer=lambda k, t, u, v, a, vs=vs: vs.append(v),
+                  observe_velocity=False)
+        assert all(v is not None for v in vs), kw

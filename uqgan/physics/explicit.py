@@ -35,11 +35,16 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from .blockops import block_product
 from .timestepping import constrained_dof_indices
 
 __all__ = ["CentralDifferenceIntegrator", "critical_time_step", "lumped_mass", "max_eigenvalue"]
 
 logger = logging.getLogger(__name__)
+
+#: steps between checks that the displacement is finite (a blow-up above the stability limit grows
+#: geometrically and overflows within a few tens of steps; a check costs one pass over the arrays)
+FINITE_CHECK_EVERY = 16
 
 
 def lumped_mass(M, degree: int) -> np.ndarray:
@@ -184,61 +189,68 @@ class CentralDifferenceIntegrator:
         #: the lumped mass as a sparse diagonal matrix (for energies)
         self.M = sp.diags(m).tocsr()
         self.last_Ku: np.ndarray | None = None
+        self._apply_K = block_product(self.K)  # K @ x, compiled for blocks of histories
         self._inv_m = np.where(free, 1.0 / np.where(free, m, 1.0), 0.0)
 
     def run(self, n_steps: int, *, force: Callable[[float], np.ndarray] | None = None, u0=None, v0=None,
             prescribed: Callable[[int, float], np.ndarray] | None = None, batch: int | None = None,
-            observer: Callable[[int, float, np.ndarray, np.ndarray, np.ndarray], None] | None = None):
+            observer: Callable[[int, float, np.ndarray, np.ndarray, np.ndarray], None] | None = None,
+            observe_velocity: bool = True):
         """Advance ``n_steps`` steps from t = 0 (same interface as :meth:`NewmarkIntegrator.run`).
 
         The observer sees ``(k, t_k, u_k, v_k, a_k)`` with the integer-step velocity
-        ``v_k = v_{k−½} + ½ dt a_k``; on constrained dofs ``v_k`` is the last half-step velocity and
+        ``v_k = v_{k−½} + ½ dt a_k`` (None with ``observe_velocity=False``, which saves its two
+        array operations per step); on constrained dofs ``v_k`` is the last half-step velocity and
         ``a_k`` zero. Without stiffness damping the step's own product ``K u_k`` is in
-        ``self.last_Ku`` while the observer runs (a strain energy needs no second product).
-        Returns ``(u, v, a)`` at the final time.
+        ``self.last_Ku`` while the observer runs (a strain energy needs no second product). The
+        arrays are the integrator's own, updated in place: copy what you keep. Finiteness of ``u``
+        is checked every :data:`FINITE_CHECK_EVERY` steps and at the last. Returns ``(u, v, a)``
+        at the final time.
         """
         if n_steps < 0:
             raise ValueError(f"n_steps={n_steps}: must be >= 0")
         shape = (self.n,) if batch is None else (self.n, int(batch))
         inv_m = self._inv_m if batch is None else self._inv_m[:, None]
+        neg_inv_m = -inv_m
         u = np.zeros(shape) if u0 is None else np.array(np.broadcast_to(u0, shape), dtype=float)
         v = np.zeros(shape) if v0 is None else np.array(np.broadcast_to(v0, shape), dtype=float)
-        has_fixed = self.fixed.size > 0
+        fixed = self.fixed
+        has_fixed = fixed.size > 0
         if prescribed is not None and has_fixed:
-            u[self.fixed] = prescribed(0, 0.0)
+            u[fixed] = prescribed(0, 0.0)
         aM, bK = self.rayleigh
         h = self.dt
 
         def accel(t: float, u: np.ndarray, v_lag: np.ndarray, first: bool) -> np.ndarray:
-            r = self.K @ (u + bK * v_lag) if bK else self.K @ u
+            r = self._apply_K(u + bK * v_lag) if bK else self._apply_K(u)
             self.last_Ku = None if bK else r  # K u_k, for an observer's strain energy (read, do not modify)
-            r = -r if force is None else np.broadcast_to(force(t), shape) - r
-            a = r * inv_m
+            a = r * neg_inv_m if force is None else (np.broadcast_to(force(t), shape) - r) * inv_m
             if aM:  # a = m⁻¹ r − a_M v_n with v_n = v_lag + ½ dt a (v_lag = v_0 exactly at the start)
                 a = a - aM * v_lag if first else (a - aM * v_lag) / (1 + 0.5 * aM * h)
                 if has_fixed:
-                    a[self.fixed] = 0.0
+                    a[fixed] = 0.0
             return a
 
         a = accel(0.0, u, v, True)
         if observer is not None:
             observer(0, 0.0, u, v, a)
-        v_half = v + 0.5 * h * a
-        zero_g = np.zeros((self.fixed.size, *shape[1:]))
+        v_half = v + (0.5 * h) * a
+        zero_g = np.zeros((fixed.size, *shape[1:]))
+        scratch = np.empty(shape)
         for k in range(1, n_steps + 1):
             t = k * h
-            u_new = u + h * v_half
-            if has_fixed:
+            if has_fixed:  # the constrained dofs' half-step velocity (g_k − g_{k−1}) / dt
                 g = prescribed(k, t) if prescribed is not None else zero_g
-                u_new[self.fixed] = g
-                v_half[self.fixed] = (u_new[self.fixed] - u[self.fixed]) / h
-            u = u_new
-            if not np.isfinite(u).all():
-                raise FloatingPointError(f"non-finite displacement at step {k} (t = {t:.4g} s): dt above the "
-                                         "stability limit?")
+                v_half[fixed] = (g - u[fixed]) / h
+            u += np.multiply(v_half, h, out=scratch)  # u_k = u_{k−1} + dt v_{k−½}
+            if has_fixed:
+                u[fixed] = g  # exactly the prescribed values, not u + dt (g − u) / dt
+            if (k % FINITE_CHECK_EVERY == 0 or k == n_steps) and not np.isfinite(u).all():
+                raise FloatingPointError(f"non-finite displacement at or before step {k} (t = {t:.4g} s): dt above "
+                                         "the stability limit?")
             a = accel(t, u, v_half, False)
-            v = v_half + 0.5 * h * a
             if observer is not None:
-                observer(k, t, u, v, a)
-            v_half = v_half + h * a
+                observer(k, t, u, v_half + (0.5 * h) * a if observe_velocity else None, a)
+            v_half += np.multiply(a, h, out=scratch)
+        v = v_half - (0.5 * h) * a if n_steps else v
         return u, v, a

@@ -32,6 +32,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .blockops import block_product
+
 __all__ = ["NewmarkIntegrator", "TimeScheme", "constrained_dof_indices", "mechanical_energy", "newmark_constants",
            "scipy_lu"]
 
@@ -157,6 +159,9 @@ class NewmarkIntegrator:
         self._A_fc = A[self.free][:, self.fixed] if fixed.size else None
         self._solve = factorize(self._A_ff)
         self._solve_mass: Solve | None = None
+        #: ``K u`` of the observed step in a three-level run (see :meth:`run`), else None
+        self.last_Ku: np.ndarray | None = None
+        self._apply_K = block_product(self.K)  # K @ x, compiled for blocks of histories
 
     # ----------------------------------------------------------------------------------------
     def initial_acceleration(self, u0, v0, f0) -> np.ndarray:
@@ -174,7 +179,8 @@ class NewmarkIntegrator:
 
     def run(self, n_steps: int, *, force: Callable[[float], np.ndarray] | None = None, u0=None, v0=None,
             a0=None, prescribed: Callable[[int, float], np.ndarray] | None = None, batch: int | None = None,
-            observer: Callable[[int, float, np.ndarray, np.ndarray, np.ndarray], None] | None = None):
+            observer: Callable[[int, float, np.ndarray, np.ndarray, np.ndarray], None] | None = None,
+            observe_velocity: bool = True):
         """Advance ``n_steps`` steps from t = 0.
 
         Parameters
@@ -194,11 +200,22 @@ class NewmarkIntegrator:
         observer
             Called as ``observer(k, t_k, u, v, a)`` at k = 0 and after every step. The arrays are
             the integrator's own: copy what you keep.
+        observe_velocity
+            False: the observer needs no ``v`` and ``a`` after step 1. An undamped, unloaded run of
+            a scheme with γ = ½ and no α (average acceleration) then takes the three-level form
+            (:meth:`_run_three_level`): the observer gets ``v = a = None`` from step 2 on, ``K u``
+            in ``self.last_Ku``, and the run returns ``(u, None, None)``.
 
         Returns
         -------
         (u, v, a) at the final time.
         """
+        aM, bK = self.rayleigh
+        sch = self.scheme
+        if (not observe_velocity and n_steps >= 2 and force is None and aM == 0 and bK == 0
+                and sch.gamma == 0.5 and sch.alpha_m == 0 and sch.alpha_f == 0):
+            return self._run_three_level(n_steps, u0=u0, v0=v0, a0=a0, prescribed=prescribed, batch=batch,
+                                         observer=observer)
         if n_steps < 0:
             raise ValueError(f"n_steps={n_steps}: must be >= 0")
         shape = (self.n,) if batch is None else (self.n, int(batch))
@@ -216,7 +233,6 @@ class NewmarkIntegrator:
 
         c0, c1, c2, c3, c4, c5 = self._c
         am, af = self.scheme.alpha_m, self.scheme.alpha_f
-        aM, bK = self.rayleigh
         damped = aM != 0 or bK != 0
         for k in range(1, n_steps + 1):
             t = k * self.dt
@@ -248,3 +264,58 @@ class NewmarkIntegrator:
             if observer is not None:
                 observer(k, t, u, v, a)
         return u, v, a
+
+    def _run_three_level(self, n_steps: int, *, u0, v0, a0, prescribed, batch, observer):
+        """Steps 2.. of an undamped, unloaded Newmark run with γ = ½, α = 0 in three-level form.
+
+        With γ = ½ the Newmark relations give, for every dof (the constrained ones keep them as
+        bookkeeping), ``u_{k+1} − 2u_k + u_{k−1} = h² (β a_{k+1} + (1−2β) a_k + β a_{k−1})``; with the
+        free rows of ``M a = −K u`` at the three steps this is
+        ``(M + β h² K)_f· Δ²u = −h² K_f· u_k`` (Hughes 1987, §9.1.3), i.e. with the factorised
+        ``A = M / (β h²) + K``:
+
+            A_ff Δ²u_f = −(1/β) (K u_k)_f − A_fc Δ²g,     u_{k+1} = 2 u_k − u_{k−1} + Δ²u
+
+        — the same displacements as the two-level update to round-off, with one product with K and
+        one solve per step and no velocity or acceleration arrays (their updates are most of a
+        batched step's array operations). Steps 0 and 1 are the two-level ones (they start from
+        ``u0, v0, a0``). ``K u_k`` is in ``self.last_Ku`` while the observer runs.
+        """
+        first: list[np.ndarray] = []
+
+        def start(k, t, u, v, a):
+            first.append(u.copy())
+            if observer is not None:
+                observer(k, t, u, v, a)
+
+        self.last_Ku = None
+        self.run(1, u0=u0, v0=v0, a0=a0, prescribed=prescribed, batch=batch, observer=start)
+        u_prev, u = first
+        fixed, free, h = self.fixed, self.free, self.dt
+        has_fixed = fixed.size > 0 and prescribed is not None  # a clamp (None) keeps Δ²g = 0
+        g_prev2, g_prev = (u_prev[fixed], u[fixed]) if has_fixed else (None, None)
+        neg_inv_beta = -1.0 / self.scheme.beta
+        Ku = self._apply_K(u)
+        for k in range(2, n_steps + 1):
+            t = k * h
+            r = Ku[free]
+            r *= neg_inv_beta
+            if has_fixed:
+                g = prescribed(k, t)
+                r -= self._A_fc @ (g - 2 * g_prev + g_prev2)
+            d2u = self._solve(r)
+            np.subtract(u, u_prev, out=u_prev)  # u_prev <- 2 u_k − u_{k−1} + Δ²u, the next state
+            u_prev += u
+            u_prev[free] += d2u
+            if has_fixed:
+                u_prev[fixed] = g
+                g_prev2, g_prev = g_prev, g
+            u_prev, u = u, u_prev
+            if (k % 16 == 0 or k == n_steps) and not np.isfinite(u).all():
+                raise FloatingPointError(f"non-finite displacement at or before step {k} (t = {t:.4g} s)")
+            Ku = self._apply_K(u)
+            self.last_Ku = Ku
+            if observer is not None:
+                observer(k, t, u, None, None)
+        self.last_Ku = None
+        return u, None, None
