@@ -124,7 +124,7 @@ def test_explicit_submodel_reproduces_the_full_model(rayleigh):
     data = {**SMALL, "material": {"rayleigh_mass_1_per_s": rayleigh[0], "rayleigh_stiffness_s": rayleigh[1]}}
     case = CaseConfig.model_validate(data)
     model, sols = full_runs(case, 3)
-    sub = SubModel(case)
+    sub = SubModel(case, scheme="full-model")  # the full model's scheme and step: exact on its history
     u_bc = np.stack([s.u_bc for s in sols])
     res = sub.solve(u_bc, sols[0].time_s, node_x=model.zone.boundary_coords[:, 0],
                     node_y=model.zone.boundary_coords[:, 1], keep_zone_history=True, batch_size=2)

@@ -23,6 +23,9 @@ SMALL = {
     "time": {"dt_s": 0.5e-6, "n_steps": 240, "output_stride": 1},
     "parameters": {"load_position": {"low": 0.1, "high": 0.3}},
     "random_field": {"correlation_length_m": 0.2},
+    # the full model's scheme and step: what reproduces the full model to round-off (these tests);
+    # the chain's default central-difference submodel is tested in tests/test_submodel_explicit.py
+    "submodel": {"scheme": "full-model"},
 }
 
 

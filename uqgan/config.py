@@ -37,6 +37,7 @@ __all__ = [
     "ParametersConfig",
     "RandomFieldConfig",
     "RandomInclusionsConfig",
+    "SubmodelConfig",
     "ThresholdsConfig",
     "TagsConfig",
     "TimeConfig",
@@ -314,6 +315,22 @@ class TimeConfig(_Frozen):
         return self.dt_s * self.n_steps
 
 
+class SubmodelConfig(_Frozen):
+    """How the Monte Carlo chain's submodel steps the zone (docs/schemes.md, "The chain's submodel")."""
+
+    scheme: Literal["central-difference", "full-model"] = Field(
+        "central-difference",
+        description='"central-difference" (explicit, lumped mass, at the zone\'s own stable step: the zone keeps '
+        'the nominal E, so its limit is known at set-up; the fast chain) or "full-model" (the full model\'s scheme '
+        "and dt_s: reproduces the full model's zone on its own history to round-off)",
+    )
+    time_step_fraction: float = Field(
+        0.9, gt=0.0, le=1.0, allow_inf_nan=False,
+        description="central-difference: the submodel's step is the largest output spacing / k (k integer) below "
+                    "this fraction of the zone's stability limit",
+    )
+
+
 class ParameterRange(_Frozen):
     """Range of one conditioning parameter (uniform over [low, high] in designs)."""
 
@@ -386,6 +403,7 @@ class CaseConfig(_Frozen):
     material: MaterialConfig = Field(default_factory=MaterialConfig)
     load: LoadConfig = Field(default_factory=LoadConfig)
     time: TimeConfig = Field(default_factory=TimeConfig)
+    submodel: SubmodelConfig = Field(default_factory=SubmodelConfig)
     parameters: ParametersConfig = Field(default_factory=ParametersConfig)
     random_field: RandomFieldConfig = Field(default_factory=RandomFieldConfig)
     random_inclusions: RandomInclusionsConfig = Field(default_factory=RandomInclusionsConfig)

@@ -1,11 +1,23 @@
 """The submodel: the zone alone, driven by displacement histories on its boundary.
 
 The zone's mesh is the restriction of the full mesh (same nodes), the boundary history is imposed
-as a time-dependent Dirichlet condition, and the zone is stepped with the full model's scheme and
-time step. Fed the full model's own history at every step, it reproduces the full model's zone
-solution to round-off (the interior equations are the same rows of the same matrices; the boundary
-velocity and acceleration follow from the same Newmark relations). Fed a history stored every
-k-th step, it interpolates in time (cubic spline by default; docs/submodel.md measures the error).
+as a time-dependent Dirichlet condition, and the zone is stepped with one of two schemes
+(``case.submodel.scheme``):
+
+- ``"full-model"``: the full model's scheme and time step. Fed the full model's own history at
+  every step, it reproduces the full model's zone solution to round-off (the interior equations
+  are the same rows of the same matrices; the boundary velocity and acceleration follow from the
+  same Newmark relations).
+- ``"central-difference"`` (the default: the fast chain): explicit central differences with the
+  zone's lumped mass at the zone's own stable step. The zone keeps the nominal E, so its stability
+  limit is computed once at set-up (Lanczos, :func:`uqgan.fem.explicit.stable_time_step`); the step
+  is the output spacing divided by the least integer that brings it below
+  ``time_step_fraction`` of the limit, so the stored times are steps. Per step and batch: one
+  sparse product with K and one with the zone's von Mises operator, no solve. It differs from the
+  full model by the scheme's discretisation error only (docs/schemes.md measures it).
+
+Fed a history stored every k-th step, it interpolates in time (cubic spline by default;
+docs/submodel.md measures the error).
 
 Batched: the zone operator does not depend on the sample, so a batch of B histories is one
 multi-right-hand-side solve per step with one factorisation — that is where Monte Carlo speed
@@ -30,19 +42,23 @@ import scipy.sparse as sp
 
 from ..config import CaseConfig
 from ..data.dataset import variables_with_role
+from ..physics.explicit import CentralDifferenceIntegrator, lumped_mass
 from ..physics.qoi import QOI_SPECS, qoi_specs
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
 from . import _dolfinx as backend
-from .explicit import explicit_integrator
+from .explicit import explicit_integrator, stable_time_step
 from .model import ZoneOperators, build_structure, build_zone
 
-__all__ = ["SubModel", "SubmodelError", "dense_inverse", "solve_submodel"]
+__all__ = ["SUBMODEL_SCHEMES", "SubModel", "SubmodelError", "dense_inverse", "solve_submodel"]
 
 logger = logging.getLogger(__name__)
 
 #: below this many free zone dofs the effective matrix is inverted densely: a batch solve is then
 #: one BLAS matrix product per step (measured fastest for the default 570-dof zone)
 DENSE_LIMIT = 3000
+
+#: the submodel's schemes (``case.submodel.scheme``)
+SUBMODEL_SCHEMES = ("central-difference", "full-model")
 
 
 class SubmodelError(ValueError):
@@ -57,8 +73,9 @@ def dense_inverse(A: sp.spmatrix):
 
 @dataclass(frozen=True)
 class _TimeGrid:
-    stride: int
+    stride: int  # submodel steps per stored time
     n_steps: int
+    dt_s: float  # the submodel's step
 
 
 class SubModel:
@@ -69,13 +86,20 @@ class SubModel:
     case
         The case (its geometry, zone, material inside the zone, time step and scheme).
     solver
-        ``"auto"`` (for batches of 8 or more, a dense inverse when the zone is small, else sparse
-        LU; single histories always sparse LU), ``"dense"`` or ``"sparse"``.
+        ``"full-model"`` with an implicit scheme: ``"auto"`` (for batches of 8 or more, a dense
+        inverse when the zone is small, else sparse LU; single histories always sparse LU),
+        ``"dense"`` or ``"sparse"``.
+    scheme
+        ``"central-difference"`` or ``"full-model"`` (see the module); None: ``case.submodel.scheme``.
     """
 
-    def __init__(self, case: CaseConfig, *, solver: str = "auto"):
+    def __init__(self, case: CaseConfig, *, solver: str = "auto", scheme: str | None = None):
         if solver not in ("auto", "dense", "sparse"):
             raise ValueError(f"solver={solver!r}: must be 'auto', 'dense' or 'sparse'")
+        scheme = case.submodel.scheme if scheme is None else scheme
+        if scheme not in SUBMODEL_SCHEMES:
+            raise ValueError(f"scheme={scheme!r}: must be one of {', '.join(map(repr, SUBMODEL_SCHEMES))}")
+        self.scheme = scheme
         t0 = time.perf_counter()
         self.case = case
         structure = build_structure(case)
@@ -92,14 +116,33 @@ class SubModel:
                                                  dim=self.dim)  # boundary order, node-major
         self._to_sorted = np.argsort(self.constrained_dofs)  # -> the integrator's sorted constrained dofs
         self._solver = solver
-        self._integrators: dict[str, NewmarkIntegrator] = {}
-        logger.info("submodel: %d dofs (%d free), %d boundary nodes; built in %.2f s", self.n_dofs,
-                    self.n_dofs - self.constrained_dofs.size, self.zone.boundary_nodes.size, time.perf_counter() - t0)
+        self._integrators: dict = {}
+        #: the zone's central-difference stability limit [s] (nominal E), None with ``scheme="full-model"``
+        self.stable_time_step_s = None
+        if scheme == "central-difference":
+            self._mass_diagonal = lumped_mass(self.M, case.geometry.degree)
+            self.stable_time_step_s = stable_time_step(case, self.M, self.K, constrained_dofs=self.constrained_dofs,
+                                                       mass_diagonal=self._mass_diagonal)
+        logger.info("submodel: %d dofs (%d free), %d boundary nodes, scheme %s%s; built in %.2f s", self.n_dofs,
+                    self.n_dofs - self.constrained_dofs.size, self.zone.boundary_nodes.size, scheme,
+                    "" if self.stable_time_step_s is None else f" (stable step {self.stable_time_step_s:.4g} s)",
+                    time.perf_counter() - t0)
 
-    def integrator(self, batch: int = 1):
-        """The zone integrator for a batch size: explicit central differences for that scheme, else
-        Newmark factorised once (measured: a dense inverse makes batched solves of the 570 free
-        dofs of the default zone fastest, sparse LU single ones)."""
+    def integrator(self, batch: int = 1, dt_s: float | None = None):
+        """The zone integrator for a batch size: with ``scheme="central-difference"`` explicit central
+        differences at ``dt_s`` (the zone's own step, :meth:`time_step`); with ``"full-model"`` the
+        full model's scheme: central differences, or Newmark factorised once (measured: a dense
+        inverse makes batched solves of the 570 free dofs of the default zone fastest, sparse LU
+        single ones)."""
+        if self.scheme == "central-difference":
+            dt = self.time_step(self.case.time.dt_s) if dt_s is None else float(dt_s)
+            key = ("central-difference", dt)
+            if key not in self._integrators:
+                mat = self.case.material
+                self._integrators[key] = CentralDifferenceIntegrator(
+                    self._mass_diagonal, self.K, dt=dt, constrained_dofs=self.constrained_dofs,
+                    rayleigh=(mat.rayleigh_mass_1_per_s, mat.rayleigh_stiffness_s))
+            return self._integrators[key]
         if self.case.time.scheme == "central-difference":  # no factorisation: one K @ block per step
             if "explicit" not in self._integrators:
                 # the zone's free operator is a principal block of the full model's (same rows, same
@@ -119,6 +162,17 @@ class SubModel:
                 constrained_dofs=self.constrained_dofs, rayleigh=(mat.rayleigh_mass_1_per_s, mat.rayleigh_stiffness_s),
                 factorize=dense_inverse if kind == "dense" else scipy_lu)
         return self._integrators[kind]
+
+    def time_step(self, spacing_s: float) -> float:
+        """The explicit submodel's step [s] for histories stored every ``spacing_s``: ``spacing_s / k``
+        with the least integer ``k`` that puts it at or below ``time_step_fraction`` times the zone's
+        stability limit (so the stored times are steps and need no interpolation)."""
+        limit = self.case.submodel.time_step_fraction * self.stable_time_step_s
+        return spacing_s / self._substeps(spacing_s, limit)
+
+    @staticmethod
+    def _substeps(spacing_s: float, limit_s: float) -> int:
+        return max(1, int(np.ceil(spacing_s / limit_s * (1 - 1e-12))))
 
     @property
     def n_dofs(self) -> int:
@@ -171,9 +225,13 @@ class SubModel:
             raise SubmodelError(
                 f"time is not a uniform grid of multiples of the case's dt_s={dt:g} s (first spacing {step[0]:.6g} s): "
                 "store histories every output_stride steps of the same time step")
+        if self.scheme == "central-difference":  # the zone's own step, the stored times among its steps
+            spacing = stride * dt
+            stride = self._substeps(spacing, self.case.submodel.time_step_fraction * self.stable_time_step_s)
+            dt = spacing / stride
         if stride > 1 and t.size < 4:
             raise SubmodelError(f"cubic interpolation in time needs at least 4 output times, got {t.size}")
-        return _TimeGrid(stride=stride, n_steps=(t.size - 1) * stride)
+        return _TimeGrid(stride=stride, n_steps=(t.size - 1) * stride, dt_s=dt)
 
     # --------------------------------------------------------------------------------------------
     def solve(self, u_bc, time_s, *, node_x=None, node_y=None, node_z=None, batch_size: int = 256,
@@ -269,15 +327,17 @@ class SubModel:
         qoi = self.ops.qoi(self._E, stiffness=self.K, batch=b)
         zone_hist = np.empty((u.shape[1], self.n_dofs, b)) if keep_zone_history else None
 
-        integ = self.integrator(b)
+        integ = self.integrator(b, grid.dt_s)
 
         def observer(k, t, uu, v, a):
-            # an undamped explicit step has just computed K u (self.K, the QoI's stiffness too)
-            qoi.update(uu, Ku=getattr(integ, "last_Ku", None))
+            # an undamped step has just computed K u (self.K, the QoI's stiffness too) when last_Ku is set
+            qoi.update(uu, Ku=integ.last_Ku)
             if zone_hist is not None and k % grid.stride == 0:
                 zone_hist[k // grid.stride] = uu
 
-        integ.run(grid.n_steps, prescribed=prescribed, batch=b, observer=observer)
+        # the QoIs need no velocity: both integrators then skip its updates (Newmark with γ = ½ steps
+        # in three-level form)
+        integ.run(grid.n_steps, prescribed=prescribed, batch=b, observer=observer, observe_velocity=False)
         res = qoi.result()
         if zone_hist is not None:
             res["u_zone"] = zone_hist.transpose(2, 0, 1).reshape(b, u.shape[1], -1, self.dim)
