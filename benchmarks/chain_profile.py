@@ -6,10 +6,11 @@ Runs ``run_montecarlo`` (kriging-gaussian with arrival registration, fitted to s
 on the default case's boundary nodes and time grid, as ``benchmarks/run.py --only schemes``) under
 cProfile and splits the wall time into the chain's parts by the cumulative time of the functions
 that do them: the generator's draw (``Generator.sample``: parameters → decoded histories), the
-prescribed boundary values (the spline in time), the zone QoIs (``ZoneQoI.update``), the submodel's
-time stepping (the integrator's ``run`` less the two before), and the rest (statistics, chunk
-I/O, set-up). ``--scheme`` sets the case's ``submodel.scheme`` (default: the case's own).
-cProfile adds a little to every Python call; the shares, not the absolute times, are the result.
+prescribed boundary values (the cubic spline in time: its fit and its evaluations), the zone
+QoIs (``ZoneQoI.update``), the submodel's time stepping (the integrator's ``run`` less the two
+before), and the rest (statistics, chunk I/O, set-up). ``--scheme`` sets the case's
+``submodel.scheme`` (default: the case's own). cProfile adds a little to every Python call: read
+the shares, not the absolute times.
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ def main(argv=None) -> int:
     st = pstats.Stats(prof)
     total = max(v[3] for v in st.stats.values())  # run_montecarlo's cumulative time
     generator = _cumulative(st, "chain.py", "histories")
-    boundary = _cumulative(st, "submodel.py", "prescribed")
+    evaluation = _cumulative(st, "submodel.py", "prescribed")
+    boundary = evaluation + _cumulative(st, "_bsplines.py", "make_interp_spline")  # evaluation + fit
     qoi = _cumulative(st, "qoi.py", "update")
     run = _cumulative(st, "explicit.py", "run") + _cumulative(st, "timestepping.py", "run")
-    stepping = run - boundary - qoi
+    stepping = run - evaluation - qoi
     parts = {"submodel time stepping": stepping, "zone QoIs every step": qoi,
-             "prescribed boundary values (spline in time)": boundary, "generator draw and decoding": generator,
+             "boundary values (spline fit and evaluation)": boundary, "generator draw and decoding": generator,
              "rest (statistics, chunk I/O)": total - stepping - qoi - boundary - generator}
     print(f"chain: submodel scheme {getattr(getattr(case, 'submodel', None), 'scheme', case.time.scheme)}, "
           f"{args.samples} samples, {1e3 * wall / args.samples:.1f} ms per sample "

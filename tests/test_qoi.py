@@ -42,9 +42,11 @@ def test_fused_von_mises_equals_the_formula(dim, nu):
     np.testing.assert_allclose(single.von_mises(u[:, 0]), ref[:, 0], rtol=1e-12, atol=1e-12 * ref.max())
 
 
-def test_running_maxima_over_steps():
-    """The peaks are maxima over steps and points of |σ_vm|, |u| and ½ uᵀKu, per batch column."""
-    P, n, B = 20, 30, 4
+@pytest.mark.parametrize("B", [4, 16])
+def test_running_maxima_over_steps(B):
+    """The peaks are maxima over steps and points of |σ_vm|, |u| and ½ uᵀKu, per batch column
+    (B = 16: the fused compiled kernel where numba is installed; 4: numpy's reductions)."""
+    P, n = 20, 30
     rng = np.random.default_rng(5)
     S = sp.random(3 * P, n, density=0.3, random_state=6, format="csr")
     A = sp.random(n, n, density=0.2, random_state=7)

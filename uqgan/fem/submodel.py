@@ -320,7 +320,7 @@ class SubModel:
 
             # not-a-knot cubic B-spline: as many coefficients as data (a piecewise-polynomial form
             # would hold 4x), and each evaluation touches 4 of them
-            spline = make_interp_spline(time_s, hist, k=3, axis=0)
+            spline = make_interp_spline(time_s, hist, k=3, axis=0, check_finite=False)  # checked in solve
 
             def prescribed(k, t):
                 return hist[k // grid.stride] if k % grid.stride == 0 else spline(t)

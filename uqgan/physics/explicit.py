@@ -35,7 +35,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from .blockops import block_product
+from .blockops import block_product, three_level_update
 from .timestepping import constrained_dof_indices
 
 __all__ = ["CentralDifferenceIntegrator", "critical_time_step", "lumped_mass", "max_eigenvalue"]
@@ -190,6 +190,7 @@ class CentralDifferenceIntegrator:
         self.M = sp.diags(m).tocsr()
         self.last_Ku: np.ndarray | None = None
         self._apply_K = block_product(self.K)  # K @ x, compiled for blocks of histories
+        self._three_level = three_level_update(self.K) if sp.issparse(self.K) else None
         self._inv_m = np.where(free, 1.0 / np.where(free, m, 1.0), 0.0)
 
     def run(self, n_steps: int, *, force: Callable[[float], np.ndarray] | None = None, u0=None, v0=None,
@@ -205,10 +206,15 @@ class CentralDifferenceIntegrator:
         ``self.last_Ku`` while the observer runs (a strain energy needs no second product). The
         arrays are the integrator's own, updated in place: copy what you keep. Finiteness of ``u``
         is checked every :data:`FINITE_CHECK_EVERY` steps and at the last. Returns ``(u, v, a)``
-        at the final time.
+        at the final time. Undamped, unloaded and without velocities observed, steps 2.. take the
+        three-level form (:meth:`_run_three_level`) and the run returns ``(u, None, None)``.
         """
         if n_steps < 0:
             raise ValueError(f"n_steps={n_steps}: must be >= 0")
+        if (not observe_velocity and n_steps >= 2 and force is None and self.rayleigh == (0.0, 0.0)
+                and self._three_level is not None):
+            return self._run_three_level(n_steps, u0=u0, v0=v0, prescribed=prescribed, batch=batch,
+                                         observer=observer)
         shape = (self.n,) if batch is None else (self.n, int(batch))
         inv_m = self._inv_m if batch is None else self._inv_m[:, None]
         neg_inv_m = -inv_m
@@ -254,3 +260,40 @@ class CentralDifferenceIntegrator:
             v_half += np.multiply(a, h, out=scratch)
         v = v_half - (0.5 * h) * a if n_steps else v
         return u, v, a
+
+    def _run_three_level(self, n_steps: int, *, u0, v0, prescribed, batch, observer):
+        """Steps 2.. of an undamped, unloaded run as ``u_{k+1} = 2 u_k − u_{k−1} − dt² m⁻¹ K u_k`` on
+        the free dofs (the half-step form with the velocity eliminated: the same displacements to
+        round-off), the product and the update fused row by row
+        (:func:`~uqgan.physics.blockops.three_level_update`). Steps 0 and 1 are the half-step ones
+        (they start from ``u0, v0``). The observer of step k runs once ``K u_k`` is known, in
+        ``self.last_Ku``."""
+        first: list[np.ndarray] = []
+
+        def start(k, t, u, v, a):
+            first.append(u.copy())
+            if observer is not None:
+                observer(k, t, u, v, a)
+
+        self.run(1, u0=u0, v0=v0, prescribed=prescribed, batch=batch, observer=start)
+        u_prev, u = first
+        fixed, h = self.fixed, self.dt
+        has_fixed = fixed.size > 0
+        c = (h * h) * self._inv_m  # zero on the constrained dofs, which are set after the update
+        zero_g = np.zeros((fixed.size, *u.shape[1:]))
+        for k in range(2, n_steps + 1):
+            Ku = self._three_level(u, u_prev, c)  # K u_{k−1}; u_prev <- u_k on the free dofs
+            if k > 2 and observer is not None:
+                self.last_Ku = Ku
+                observer(k - 1, (k - 1) * h, u, None, None)
+            if has_fixed:
+                u_prev[fixed] = prescribed(k, k * h) if prescribed is not None else zero_g
+            u_prev, u = u, u_prev
+            if (k % FINITE_CHECK_EVERY == 0 or k == n_steps) and not np.isfinite(u).all():
+                raise FloatingPointError(f"non-finite displacement at or before step {k} (t = {k * h:.4g} s): dt "
+                                         "above the stability limit?")
+        if observer is not None:
+            self.last_Ku = self._apply_K(u)
+            observer(n_steps, n_steps * h, u, None, None)
+        self.last_Ku = None
+        return u, None, None

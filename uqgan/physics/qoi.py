@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .blockops import block_product
+from .blockops import block_product, zone_peaks
 from .material import lame_parameters
 
 __all__ = ["QOI_SPECS", "QoISpec", "ZoneQoI", "qoi_specs"]
@@ -92,6 +92,7 @@ class ZoneQoI:
                   @ S).tocsr()
         self.W.eliminate_zeros()
         self._apply_W, self._apply_K = block_product(self.W), block_product(self.K)
+        self._fold = zone_peaks(self.W, self._r, self.dim)
         shape = () if batch is None else (int(batch),)
         self._peak_vm2 = np.zeros(shape)
         self._peak_u2 = np.zeros(shape)
@@ -121,11 +122,7 @@ class ZoneQoI:
     def update(self, u: np.ndarray, *, Ku: np.ndarray | None = None) -> None:
         """Fold one time step's zone displacement ``(n,)`` or ``(n, batch)`` [m] into the maxima;
         ``Ku``, if given, is ``stiffness @ u`` already computed (by an explicit step)."""
-        np.maximum(self._peak_vm2, self._sum_squares(self._apply_W(u), self._r).max(axis=0), out=self._peak_vm2)
-        np.maximum(self._peak_u2, self._sum_squares(u, self.dim).max(axis=0), out=self._peak_u2)
-        energy = np.einsum("i...,i...->...", u, self._apply_K(u) if Ku is None else Ku)
-        energy *= 0.5
-        np.maximum(self.peak_strain_energy, energy, out=self.peak_strain_energy)
+        self._fold(u, self._apply_K(u) if Ku is None else Ku, self._peak_vm2, self._peak_u2, self.peak_strain_energy)
 
     def result(self) -> dict[str, np.ndarray | float]:
         """The QoIs by name (floats for one run, ``(batch,)`` arrays for a batch)."""
