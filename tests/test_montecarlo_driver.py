@@ -97,3 +97,27 @@ def test_resumes_a_run_started_by_uqgan_0_1_0(tmp_path):
                                                               "model_sha256": "0" * 64}))
     with pytest.raises(MonteCarloError, match="not this one"):
         run_montecarlo(chain, tmp_path / "mc", config, show_progress=False)
+
+
+def test_a_run_of_another_submodel_scheme_is_not_resumed(tmp_path):
+    """The submodel's scheme changes the QoIs: chunks of one scheme are not mixed with another's. A
+    manifest written before the case had a [submodel] table (the chain then stepped with the full
+    model's scheme) resumes only with scheme = "full-model"."""
+    import json
+
+    case = default_case()
+    exact = case.model_copy(update={"submodel": case.submodel.model_copy(update={"scheme": "full-model"})})
+    config = MonteCarloConfig(n_samples=32, batch=16, seed=0)
+    run_montecarlo(_AnalyticChain(exact), tmp_path / "mc", config, show_progress=False)
+    with pytest.raises(MonteCarloError, match='scheme = "full-model".*set the case\'s \\[submodel\\]'):
+        run_montecarlo(_AnalyticChain(case), tmp_path / "mc", config, show_progress=False)
+    path = tmp_path / "mc" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    toml = manifest["case_toml"]
+    start = toml.index("[submodel]")
+    manifest["case_toml"] = toml[:start] + toml[toml.index("\n\n", start) + 2:]  # as uqgan wrote it before
+    assert "[submodel]" not in manifest["case_toml"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(MonteCarloError, match='scheme = "full-model"'):
+        run_montecarlo(_AnalyticChain(case), tmp_path / "mc", config, show_progress=False)
+    assert run_montecarlo(_AnalyticChain(exact), tmp_path / "mc", config, show_progress=False).n_computed == 0

@@ -97,7 +97,16 @@ def _check_manifest(directory: Path, chain, config: MonteCarloConfig) -> None:
         write_atomic(mpath, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2)))
         return
     old = json.loads(mpath.read_text())
-    if case_from_toml(old["case_toml"]) != chain.case or old["seed"] != config.seed or old["batch"] != config.batch:
+    old_case = case_from_toml(old["case_toml"])
+    if "[submodel]" not in old["case_toml"]:  # written before [submodel]: the chain used the full model's scheme
+        sub = old_case.submodel.model_copy(update={"scheme": "full-model"})
+        old_case = old_case.model_copy(update={"submodel": sub})
+    sub = old_case.submodel
+    if sub != chain.case.submodel and old_case.model_copy(update={"submodel": chain.case.submodel}) == chain.case:
+        raise MonteCarloError(f"{directory} holds a Monte Carlo run whose submodel stepped with scheme = "
+                              f"\"{sub.scheme}\" (time_step_fraction {sub.time_step_fraction}); nothing was changed: "
+                              "set the case's [submodel] to that to resume it, or use a new --out directory")
+    if old_case != chain.case or old["seed"] != config.seed or old["batch"] != config.batch:
         raise MonteCarloError(f"{directory} holds a Monte Carlo run with another case, seed or batch; nothing was "
                               "changed: use a new --out directory")
     if "model_fingerprint" not in old:  # written by uqgan <= 0.1.0: it hashed the model directory's files
