@@ -97,3 +97,18 @@ def test_explicit_submodel_on_the_default_case():
     assert np.abs(err["peak_von_mises"]).max() < 0.03
     assert np.abs(err["peak_displacement"]).max() < 0.005
     assert np.abs(err["peak_strain_energy"]).max() < 0.005
+
+
+def test_cubic_spline_by_the_inverse_collocation_matrix():
+    """The boundary spline's coefficients as A⁻¹ y (one BLAS product) are make_interp_spline's
+    (a banded solve): the collocation matrix of cubic B-splines is well conditioned (~ 1e1), so
+    the two differ by round-off: 1e-13 of the data."""
+    from scipy.interpolate import make_interp_spline
+
+    sub = SubModel(CaseConfig.model_validate(SMALL))
+    t = np.arange(41) * 1.5e-6
+    y = np.random.default_rng(0).normal(size=(41, 6, 5))
+    tt = np.random.default_rng(1).uniform(0, t[-1], 50)
+    ref = make_interp_spline(t, y, k=3, axis=0)(tt)
+    np.testing.assert_allclose(sub._cubic_spline(t, y)(tt), ref, rtol=0, atol=1e-13 * np.abs(y).max())
+    np.testing.assert_allclose(sub._cubic_spline(t, 2 * y)(tt), 2 * ref, rtol=0, atol=2e-13 * np.abs(y).max())

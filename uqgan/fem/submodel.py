@@ -233,6 +233,24 @@ class SubModel:
             raise SubmodelError(f"cubic interpolation in time needs at least 4 output times, got {t.size}")
         return _TimeGrid(stride=stride, n_steps=(t.size - 1) * stride, dt_s=dt)
 
+    def _cubic_spline(self, time_s: np.ndarray, hist: np.ndarray):
+        """The not-a-knot cubic B-spline through ``hist`` ``(time, ...)`` at ``time_s`` (as
+        ``make_interp_spline(time_s, hist, k=3, axis=0)``): as many coefficients as data (a
+        piecewise-polynomial form would hold 4x), each evaluation touching 4 of them. The
+        coefficients are linear in the data, ``c = A⁻¹ y`` with ``A`` the time grid's collocation
+        matrix; ``A⁻¹`` (the spline of the identity, once per grid) times the block is one BLAS
+        product, measured 10x faster than make_interp_spline's banded solve on the (201, 144 x 256)
+        block of a chain batch, equal to 1e-15."""
+        from scipy.interpolate import BSpline, make_interp_spline
+
+        key = (time_s.size, float(time_s[0]), float(time_s[-1]))
+        cached = getattr(self, "_basis_cache", None)
+        if cached is None or cached[0] != key:
+            self._basis_cache = (key, make_interp_spline(time_s, np.eye(time_s.size), k=3, axis=0))
+        basis = self._basis_cache[1]
+        coef = (basis.c @ hist.reshape(hist.shape[0], -1)).reshape(basis.c.shape[0], *hist.shape[1:])
+        return BSpline.construct_fast(basis.t, coef, 3, axis=0)
+
     # --------------------------------------------------------------------------------------------
     def solve(self, u_bc, time_s, *, node_x=None, node_y=None, node_z=None, batch_size: int = 256,
               interpolation: str = "cubic", keep_zone_history: bool = False,
@@ -316,11 +334,7 @@ class SubModel:
                 w = r / grid.stride
                 return (1 - w) * hist[i] + w * hist[i + 1]
         else:
-            from scipy.interpolate import make_interp_spline
-
-            # not-a-knot cubic B-spline: as many coefficients as data (a piecewise-polynomial form
-            # would hold 4x), and each evaluation touches 4 of them
-            spline = make_interp_spline(time_s, hist, k=3, axis=0, check_finite=False)  # checked in solve
+            spline = self._cubic_spline(time_s, hist)
 
             def prescribed(k, t):
                 return hist[k // grid.stride] if k % grid.stride == 0 else spline(t)
