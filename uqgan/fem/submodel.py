@@ -20,8 +20,8 @@ Fed a history stored every k-th step, it interpolates in time (cubic spline by d
 docs/submodel.md measures the error).
 
 Batched: the zone operator does not depend on the sample, so a batch of B histories is one
-multi-right-hand-side solve per step with one factorisation — that is where Monte Carlo speed
-comes from.
+sparse product with a ``(n, B)`` block per step (explicit) or one multi-right-hand-side solve with
+one factorisation (implicit) — that is where Monte Carlo speed comes from.
 
 Examples
 --------
@@ -167,6 +167,8 @@ class SubModel:
         """The explicit submodel's step [s] for histories stored every ``spacing_s``: ``spacing_s / k``
         with the least integer ``k`` that puts it at or below ``time_step_fraction`` times the zone's
         stability limit (so the stored times are steps and need no interpolation)."""
+        if self.stable_time_step_s is None:
+            raise ValueError(f"time_step: the submodel steps with scheme={self.scheme!r}, the full model's dt_s")
         limit = self.case.submodel.time_step_fraction * self.stable_time_step_s
         return spacing_s / self._substeps(spacing_s, limit)
 
