@@ -230,3 +230,11 @@ def test_blow_up_above_the_limit_is_reported():
     with pytest.raises(FloatingPointError, match=r"non-finite displacement at or before step \d+"), \
             np.errstate(over="ignore", invalid="ignore"):  # the overflow between two checks is the point
         integ.run(100000, u0=np.random.default_rng(1).normal(size=20))
+
+
+def test_no_free_dof_has_no_stability_limit():
+    """A zone whose every node is on its boundary (a one-element-thick slab in P1) has no free
+    motion: λ_max of the empty free block is taken as 0 and any step is stable."""
+    _, K, m, _ = chain(5, seed=14)
+    assert max_eigenvalue(lambda x: K @ x, m, free=np.array([], dtype=int), rng=np.random.default_rng(0)) == 0.0
+    assert critical_time_step(0.0) == float("inf")

@@ -90,6 +90,7 @@ def max_eigenvalue(apply_K: Callable[[np.ndarray], np.ndarray], mass_diagonal: n
     meshes whose top eigenvalues cluster. No reorthogonalisation: only three vectors are kept and
     the extreme Ritz value is unaffected by the loss of orthogonality (Paige 1980). Costs one
     product with ``K`` and two inner products per iteration; under MPI ``dot`` is an all-reduce.
+    With no free dof (a submodel zone whose every node lies on its boundary) it returns 0.
 
     Parameters
     ----------
@@ -112,7 +113,10 @@ def max_eigenvalue(apply_K: Callable[[np.ndarray], np.ndarray], mass_diagonal: n
     if free is not None:
         mask[np.asarray(free)] = 1.0
     q = rng.standard_normal(m.size) * mask
-    q /= np.sqrt(dot(q, q))
+    norm2 = dot(q, q)
+    if norm2 == 0:  # no free dof (a zone whose every node is on its boundary): no motion to bound
+        return 0.0
+    q /= np.sqrt(norm2)
     q_prev = np.zeros_like(q)
     alphas: list[float] = []
     betas: list[float] = []
@@ -143,10 +147,12 @@ def max_eigenvalue(apply_K: Callable[[np.ndarray], np.ndarray], mass_diagonal: n
 def critical_time_step(omega_max: float, *, rayleigh: tuple[float, float] = (0.0, 0.0)) -> float:
     """Stability limit [s] of central differences: ``2/ω_max (√(1+ξ²) − ξ)``, ``ξ = b_K ω_max / 2``.
 
-    ``omega_max`` [rad/s] is the highest frequency of the discrete system. Mass-proportional
+    ``omega_max`` [rad/s] is the highest frequency of the discrete system (0, no free dof: inf). Mass-proportional
     damping (centred, diagonal) does not lower the limit; stiffness-proportional damping (lagged)
     does (Belytschko, Liu & Moran 2000, eq. 6.3.23).
     """
+    if omega_max == 0:  # nothing moves freely: any step is stable
+        return float("inf")
     xi = 0.5 * float(rayleigh[1]) * float(omega_max)
     return 2.0 / float(omega_max) * (np.sqrt(1.0 + xi * xi) - xi)
 
