@@ -345,3 +345,21 @@ def test_shipped_default_case_file_is_the_default_case():
     path = Path(__file__).resolve().parents[1] / "simulations" / "plate_impact" / "case.toml"
     assert load_case(path) == default_case()
     assert path.read_text() == case_to_toml(default_case())
+
+
+def test_submodel_section():
+    """[submodel]: the chain's scheme, central differences by default; a bad value is one line
+    naming the key, the value and the allowed ones; the section round-trips through TOML."""
+    assert default_case().submodel.scheme == "central-difference"
+    assert default_case().submodel.time_step_fraction == 0.9
+    for text, expected in (('[submodel]\nscheme = "newmark"',
+                            "submodel.scheme='newmark': Input should be 'central-difference' or 'full-model'"),
+                           ("[submodel]\ntime_step_fraction = 1.5",
+                            "submodel.time_step_fraction=1.5: Input should be less than or equal to 1"),
+                           ("[submodel]\ntime_step_fraction = 0", "submodel.time_step_fraction=0: Input should be "
+                                                                    "greater than 0")):
+        with pytest.raises(ConfigError) as info:
+            case_from_toml(text)
+        assert str(info.value).strip() == expected
+    exact = case_from_toml('[submodel]\nscheme = "full-model"')
+    assert exact.submodel.scheme == "full-model" and case_from_toml(case_to_toml(exact)) == exact
