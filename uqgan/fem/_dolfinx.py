@@ -500,7 +500,7 @@ def _destroy_petsc(*objs) -> None:
 # MPI: one full model over the ranks of COMM_WORLD (dolfinx's partition, PETSc's parallel matrices)
 #
 # Each rank holds its own cells, the dofs it owns plus ghosts; PETSc matrices and vectors are
-# distributed by owned dofs in dolfinx's local order (global raw dof = 2 * local_range[0] + local).
+# distributed by owned dofs in dolfinx's local order (global raw dof = bs * local_range[0] + local, bs = 2 or 3).
 # The numpy side sees each rank's owned part only.
 
 
@@ -631,44 +631,6 @@ def broadcast(obj, root: int = 0):
 def global_max(value: float) -> float:
     _, _, MPI = _modules()
     return world().allreduce(float(value), op=MPI.MAX)
-
-
-class RootGather:
-    """Gathers a fixed set of owned dofs of every rank into one array on rank 0, in a given order.
-
-    Each rank passes the owned local indices it holds and their positions ``dst`` in the target
-    array of size ``n``; :meth:`__call__` sends ``x[local]`` (a few hundred values: the zone, not
-    the mesh) and rank 0 places them. Other ranks get None.
-    """
-
-    def __init__(self, local: np.ndarray, dst: np.ndarray, n: int):
-        self.comm = world()
-        self.local = np.asarray(local, dtype=np.int64)
-        counts = self.comm.gather(self.local.size, root=0)
-        dsts = self.comm.gather(np.asarray(dst, dtype=np.int64), root=0)
-        self.n = int(n)
-        if self.comm.rank == 0:
-            self.counts = np.asarray(counts)
-            self.order = np.concatenate(dsts)
-            if np.unique(self.order).size != self.n or self.order.size != self.n:
-                raise ValueError(f"the ranks hold {self.order.size} zone dofs ({np.unique(self.order).size} "
-                                 f"distinct) of {self.n}: the zone was not matched node for node")
-            self._buf = np.empty(self.n)
-        self._send = np.empty(self.local.size)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray | None:
-        np.take(x, self.local, out=self._send)
-        if self.comm.size == 1:
-            out = np.empty(self.n)
-            out[self.order] = self._send
-            return out
-        if self.comm.rank == 0:
-            self.comm.Gatherv(self._send, (self._buf, self.counts), root=0)
-            out = np.empty(self.n)
-            out[self.order] = self._buf
-            return out
-        self.comm.Gatherv(self._send, None, root=0)
-        return None
 
 
 def petsc_effective_solver(M, K, m_coef: float, k_coef: float, fixed_owned: np.ndarray, first_dof: int,
