@@ -217,7 +217,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="the smallest size only, 1 and 2 ranks, no implicit")
     ap.add_argument("--steps", type=int, default=100, help="time steps timed per run (scaled to the case's)")
     ap.add_argument("--chain-samples", type=int, default=256)
-    ap.add_argument("--implicit-max-dofs", type=int, default=200_000,
+    ap.add_argument("--implicit-max-dofs", type=int, default=500_000,
                     help="largest model run with Newmark + MUMPS (its 3-D factor grows superlinearly)")
     ap.add_argument("--meshes", type=Path, default=HERE / "results" / "meshes", help="where the meshes are kept")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")

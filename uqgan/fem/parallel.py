@@ -73,7 +73,8 @@ class _DistributedNewmark(NewmarkIntegrator):
 
 
 class DistributedPlateModel:
-    """The full model of a case over the ranks of ``COMM_WORLD`` (nominal material).
+    """The full model of a case (the built-in plate or a tagged mesh file, 2-D or 3-D) over the
+    ranks of ``COMM_WORLD``.
 
     ``solve`` returns the :class:`~uqgan.fem.model.FullSolution` on rank 0 and None on the others.
     """

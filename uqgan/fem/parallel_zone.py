@@ -163,28 +163,34 @@ class DistributedZone:
         # the rank's own zone cells as a serial mesh: strain, von Mises and stiffness as in the serial model
         zone_nodes = np.zeros(0, dtype=np.int64)
         self._zspace = None
+        off = 0.0
         if self.own_cells.size:
             zmesh, origin = backend.self_mesh_of_cells(mesh, self.own_cells)
             self._zspace = backend.vector_space(zmesh, case.geometry.degree)
             self._zcells = self.own_cells[origin]  # local full-mesh cell of each zone-mesh cell
             candidates = backend.cell_nodes(space, self.own_cells)
             dist, idx = cKDTree(space.node_coords[candidates]).query(self._zspace.node_coords)
-            if dist.size and dist.max() > structure.match_tolerance_m:
-                raise ValueError(f"the zone mesh of rank {self.rank} does not match the full mesh "
-                                 f"(a node {dist.max():.3g} m off)")
+            off = float(dist.max()) if dist.size else 0.0
             zone_nodes = candidates[idx]
             mat = case.material
             self._assembler = backend.Assembler(self._zspace, density_kg_m3=mat.density_kg_m3,
                                                 poisson_ratio=mat.poisson_ratio)
             self._strain = backend.strain_operator(self._zspace)
+        off = backend.global_max(off)  # every rank stops alike (a rank alone raising would leave the others waiting)
+        if off > structure.match_tolerance_m:
+            raise ValueError(f"a zone mesh does not match the full mesh (a node {off:.3g} m off)")
 
         # the zone boundary: nodes on facets between zone and rest that this rank sees (owned or ghost)
         facets = backend.local_interface_facets(mesh, structure.zone_flags)
         bnodes = backend.nodes_on_facets(space, facets)  # collective
         bglobal = backend.global_nodes(space, bnodes)
-        gathered = backend.gather_to_root((bglobal, space.node_coords[bnodes], backend.global_nodes(space, zone_nodes)))
+        gathered = backend.gather_to_root((bglobal, space.node_coords[bnodes],
+                                           backend.global_nodes(space, zone_nodes)))
         self.summary = None
         self._placement = None
+        if backend.global_max(bglobal.size) == 0:
+            raise ValueError("the zone has no boundary inside the structure (it touches no other cell): the zone must "
+                             "be surrounded by the rest of the structure")
         if self.rank == 0:
             n_zone_dofs = d * np.unique(np.concatenate([z for _, _, z in gathered])).size
             self._placement, self.summary = self._order_boundary(gathered, structure, n_zone_dofs)
@@ -204,9 +210,6 @@ class DistributedZone:
         per rank, which of its columns go where."""
         gids = np.concatenate([g for g, _, _ in gathered])
         coords = np.concatenate([c for _, c, _ in gathered])
-        if gids.size == 0:
-            raise ValueError("the zone has no boundary inside the structure (it touches no other cell): the zone must "
-                             "be surrounded by the rest of the structure")
         unique, first = np.unique(gids, return_index=True)
         ucoords = coords[first]
         order = order_boundary_nodes(ucoords, structure.zone_centre, structure.zone_start,
