@@ -13,11 +13,13 @@
    equal accuracy of the mean (`uqgan.montecarlo.equal_accuracy`).
 
 Every step resumes: rerunning reuses what is on disk. Results and a summary go to results/spine/
-(or --out). The demo size takes about 10 minutes on 2 cores; --full runs the study size
-(160 x 5 training runs, 160 x 5 enrichment runs, 8 x 40 held out, 256 reference runs; about an
-hour and a half).
+(or --out). The demo size takes about 10 minutes on 2 cores; ``--size study`` (64 x 5 training
+runs, 32 x 5 enrichment runs, 6 x 32 held out, 256 reference runs, 2048 Monte Carlo samples) is
+the size of issue 16's side-by-side tables (docs/generators.md); ``--full`` (``--size full``: 160 x 5,
+160 x 5, 8 x 40, 256) about an hour and a half. ``--case`` runs another case file, e.g.
+simulations/plate_inclusions/case.toml.
 
-    python pipelines/spine.py [--full] [--out results/spine] [--workers 2]
+    python pipelines/spine.py [--size demo|study|full] [--case CASE.toml] [--out results/spine] [--workers 2]
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ logger = logging.getLogger("uqgan.spine")
 SIZES = {
     "demo": {"train": (40, 4), "enrich": (20, 4), "held_out": (4, 16), "reference": 64, "mc": 1024,
              "wgan_steps": 1000},
+    "study": {"train": (64, 5), "enrich": (32, 5), "held_out": (6, 32), "reference": 256, "mc": 2048,
+              "wgan_steps": 3000},
     "full": {"train": (160, 5), "enrich": (160, 5), "held_out": (8, 40), "reference": 256, "mc": 4096,
              "wgan_steps": 3000},
 }
@@ -51,7 +55,9 @@ GENERATORS = ("pca-gaussian", "kriging-gaussian", "kriging-resample", "plom", "w
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--full", action="store_true", help="the study size (about an hour on 2 cores)")
+    ap.add_argument("--full", action="store_true", help="the full size (same as --size full; about 1.5 h on 2 cores)")
+    ap.add_argument("--size", choices=sorted(SIZES), default=None, help="campaign and Monte Carlo sizes (default demo)")
+    ap.add_argument("--case", type=Path, default=None, help="a case file (default: the built-in default case)")
     ap.add_argument("--out", type=Path, default=None, help="results directory (default results/spine[-full])")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
@@ -63,7 +69,7 @@ def main(argv=None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from uqgan.config import MonteCarloConfig, default_case, restrict_ranges
+    from uqgan.config import MonteCarloConfig, default_case, load_case, restrict_ranges
     from uqgan.data.campaign import full_model_seconds, run_campaign
     from uqgan.data.dataset import open_dataset, open_datasets
     from uqgan.evaluation import evaluate_generators, zone_qoi_check, zone_qoi_verdict
@@ -77,11 +83,15 @@ def main(argv=None) -> int:
     )
     from uqgan.plots import plot_qoi_ecdfs
 
-    size = SIZES["full" if args.full else "demo"]
-    out = args.out or Path("results/spine-full" if args.full else "results/spine")
+    if args.full and args.size not in (None, "full"):
+        ap.error(f"--full and --size {args.size}: give one of them")
+    size_name = "full" if args.full else (args.size or "demo")
+    size = SIZES[size_name]
+    case = load_case(args.case) if args.case else default_case()
+    out = args.out or Path("results/spine" + ("" if size_name == "demo" else f"-{size_name}")
+                           + ("" if args.case is None else f"-{case.name}"))
     out.mkdir(parents=True, exist_ok=True)
     console = Console()
-    case = default_case()
     t0 = time.perf_counter()
 
     # 1. campaigns: training over the full ranges, enrichment over the positions above the zone,
@@ -137,7 +147,7 @@ def main(argv=None) -> int:
     console.print(report.verdict)
     zone = zone_qoi_check(models, held_out, case, seed=0)
     ztable = Table(title="zone QoIs through the submodel vs the full model at the held-out points: bias of the mean "
-                         "(pooled over points) ± standard error, spread ratio")
+                         "(pooled over points) ± standard error, spread ratio, KS (its truth-vs-truth floor)")
     ztable.add_column("generator")
     for q in zone["qoi"].values:
         ztable.add_column(str(q).removeprefix("qoi_"))
@@ -145,7 +155,9 @@ def main(argv=None) -> int:
         z = zone.sel(generator=g)
         ztable.add_row(str(g), *[f"{float(z.pooled_mean_bias.sel(qoi=q)):+.1%} ± "
                                  f"{float(z.pooled_mean_bias_se.sel(qoi=q)):.1%}, "
-                                 f"{float(z.spread_ratio.sel(qoi=q).mean()):.2f}" for q in zone["qoi"].values])
+                                 f"{float(z.spread_ratio.sel(qoi=q).mean()):.2f}, "
+                                 f"KS {float(z.ks.sel(qoi=q).mean()):.2f} ({float(z.ks_floor.sel(qoi=q).mean()):.2f})"
+                                 for q in zone["qoi"].values])
     console.print(ztable)
     console.print(zone_qoi_verdict(zone))
 
@@ -153,6 +165,11 @@ def main(argv=None) -> int:
     summary = {"evaluation": report.to_dict()["summary"], "verdict": report.verdict, "montecarlo": {},
                "zone_qoi_bias": {str(g): {str(q): float(zone["pooled_mean_bias"].sel(generator=g, qoi=q))
                                           for q in zone["qoi"].values} for g in zone["generator"].values},
+               "zone_qoi": {str(g): {str(q): {m: float(zone[m].sel(generator=g, qoi=q).mean())
+                                              for m in ("pooled_mean_bias", "pooled_mean_bias_se", "spread_ratio",
+                                                        "ks", "ks_floor")}
+                                     for q in zone["qoi"].values} for g in zone["generator"].values},
+               "case": case.name, "size": size_name,
                "equal_accuracy": {}}
     mc_gens = list(dict.fromkeys((report.winner, *GENERATORS)))
     full_s = full_model_seconds(case)  # a full-model sample's cost, to put the cheap chain's against

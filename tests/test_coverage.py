@@ -88,14 +88,15 @@ def test_mean_covers_on_the_mixture(study):
 
 def test_multi_fidelity_means_cover_on_the_mixture(study):
     """The hardest law for the means: the 90/10 lognormal mixture at n_full = 64, rho = 0.7, cheap
-    model biased -20 %, N_cheap = 2048, 300 repetitions. The jackknife standard error brings MFMC and
-    PPI++ to ~0.94 (the plug-in gave 0.905); the PPI median is conservative (>= 0.95)."""
+    model biased -20 %, N_cheap = 2048, 300 repetitions. The jackknife standard error brings PPI++
+    to 0.941 (the plug-in gave 0.905), and with Hall's skewness correction MFMC to 0.967 (the full
+    study's values); the PPI median is conservative (>= 0.95). Bands of 3.5 binomial sigmas."""
     reps = 300
     cells = _by_interval(study.multi_fidelity(reps=reps, seed=12, laws=["mixture 90/10"], ns=(64,), rhos=(0.7,),
                                               quantiles=(0.5,)))
-    for interval in ("mean, mfmc", "mean, ppi++"):
+    for interval, expected in (("mean, mfmc", 0.967), ("mean, ppi++", 0.941)):
         c = cells[(interval, "mixture 90/10", 64, 0.7)]
-        assert abs(c.coverage - 0.942) <= 3.5 * _sigma(0.942, reps), (interval, c.coverage)
+        assert abs(c.coverage - expected) <= 3.5 * _sigma(expected, reps), (interval, c.coverage)
     assert cells[("q50, ppi", "mixture 90/10", 64, 0.7)].coverage >= 0.95 - 3.5 * _sigma(0.95, reps)
 
 

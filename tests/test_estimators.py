@@ -489,6 +489,31 @@ def test_mfmc_and_ppi_with_a_perfect_cheap_model():
     assert p.extra["se"] == pytest.approx(extra.std(ddof=1) / math.sqrt(80), rel=1e-12)
 
 
+def test_mfmc_interval_is_halls_skewness_corrected_one_on_the_residuals():
+    """The MFMC bounds solve Hall's (1992) cubic ``g(T) = T + a T² + a² T³/3 + b = ±t`` for
+    ``T = (ŝ - θ)/se`` with ``a = γ/3``, ``b = γ/6``, ``γ = g₁(y_hi - α̂ y_lo)/√N`` (evaluated here
+    forwards, not through the estimator's closed-form inverse): to rounding, 1e-9. A right-skewed
+    residual reaches further up than down; symmetric residuals give ``ŝ ± t se``."""
+    rng = np.random.default_rng(21)
+    y = rng.lognormal(0.0, 0.8, size=40)
+    lo_paired = np.log(y) + rng.normal(0.0, 0.3, size=40)  # misses the tail: the residual keeps the skew
+    extra = rng.normal(0.0, 0.8, size=500) + rng.normal(0.0, 0.3, size=500)
+    e = mfmc_mean(y, lo_paired, extra)
+    resid = y - e.extra["alpha"] * lo_paired
+    gamma = stats.skew(resid, bias=True) / math.sqrt(40)
+    assert e.extra["skewness"] == pytest.approx(stats.skew(resid, bias=True), rel=1e-12) and gamma > 0.05
+    a, b = gamma / 3, gamma / 6
+    t = stats.t.ppf(0.975, 38)
+    for bound, target in ((e.lower, t), (e.upper, -t)):
+        T = (e.value - bound) / e.se
+        assert T + a * T**2 + a**2 * T**3 / 3 + b == pytest.approx(target, abs=1e-9)
+    assert e.upper - e.value > e.value - e.lower
+    sym = np.r_[-1.0, 1.0, -2.0, 2.0, -0.5, 0.5, -3.0, 3.0]  # residuals symmetric about their mean
+    s = mfmc_mean(sym, np.ones(8), np.ones(4))
+    assert (s.upper - s.value) == pytest.approx(s.value - s.lower, rel=1e-12)
+    assert s.upper - s.value == pytest.approx(stats.t.ppf(0.975, 6) * s.se, rel=1e-12)
+
+
 def test_constant_cheap_model_falls_back_to_plain_monte_carlo():
     y = np.random.default_rng(8).normal(size=30)
     e = mfmc_mean(y, np.ones(30), np.ones(5))

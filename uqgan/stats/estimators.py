@@ -635,11 +635,11 @@ def mfmc_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95) -> Estimate
 
     minimised by ``α = ρ σ_hi/σ_lo`` at ``Var ŝ = (σ_hi²/N)(1 - ρ² M/(N+M))`` (the paper's variance
     lemma for two models). ``α``, ``ρ`` and ``σ_hi`` are estimated from the ``N`` pairs (ddof = 1) and
-    the interval is ``ŝ ± t_{N-2,(1+level)/2} √(Var ŝ)``: the normal approximation, with the Student-t
-    quantile on ``N - 2`` degrees of freedom (one estimated control coefficient; Lavenberg, Moeller &
-    Welch 1982, Oper. Res. 30:182) in place of ``z`` as a small-``N`` correction. It tends to ``z``
-    as ``N`` grows (``t_{48} = 2.01`` vs ``z = 1.96``); the coverage with either is in
-    docs/coverage.md.
+    the interval is ``ŝ ± t_{N-2,(1+level)/2} √(Var ŝ)`` before the skewness correction below: the
+    normal approximation, with the Student-t quantile on ``N - 2`` degrees of freedom (one estimated
+    control coefficient; Lavenberg, Moeller & Welch 1982, Oper. Res. 30:182) in place of ``z`` as a
+    small-``N`` correction. It tends to ``z`` as ``N`` grows (``t_{48} = 2.01`` vs ``z = 1.96``); the
+    coverage with either is in docs/coverage.md.
 
     Estimating ``α`` from the same pairs makes ``ŝ`` biased by ``O(1/N)`` (``α̂`` is correlated with
     ``ȳ_lo,N``; the bias vanishes for jointly Gaussian outputs, where sample covariances are
@@ -649,7 +649,12 @@ def mfmc_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95) -> Estimate
     (Efron & Stein 1981, Ann. Stat. 9:586: conservative in expectation), ``α`` re-estimated on each
     delete-one sample (O(N) by downdating the sums), plus the extra cheap samples' share
     ``α² Var(y_lo) M/(N+M)²`` that deleting pairs does not see. The plug-in value is kept in
-    ``extra["se_plugin"]``; the coverage of both is in docs/coverage.md. ``extra["note"]`` applies
+    ``extra["se_plugin"]``; the coverage of both is in docs/coverage.md. ``ŝ`` is, up to that
+    nearly constant cheap term, the mean of the control-variate residuals ``y_hi - α̂ y_lo``, so
+    the interval is Hall's skewness-corrected one (:func:`mean_ci`, method ``"hall-t"``) around it:
+    ``t`` quantile and jackknife ``se`` as above, the residuals' skewness ``g₁`` (kept in
+    ``extra["skewness"]``); on a right-skewed sample it reaches further up than down, and for
+    symmetric residuals it is ``ŝ ± t se``. ``extra["note"]`` applies
     Cochran's rule to the control-variate residuals ``y_hi - α y_lo`` and to ``y_hi`` itself (see
     :func:`mean_ci`): the residuals can be nearly symmetric while a rare mode of ``y_hi`` that the
     pairs under-sample still shortens the interval.
@@ -669,7 +674,7 @@ def mfmc_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95) -> Estimate
     -------
     Estimate
         ``method="mfmc"``, ``n = N``, ``se`` the jackknife standard error; ``extra={"alpha", "rho",
-        "se", "se_plugin", "df", "variance_reduction", "n_hi", "n_lo", "note"}`` with
+        "se", "se_plugin", "df", "skewness", "variance_reduction", "n_hi", "n_lo", "note"}`` with
         ``variance_reduction = Var ȳ_hi / Var ŝ = 1/(1 - ρ² M/(N+M))`` (the plug-in's) and
         ``n_lo = N + M``. A cheap model that is constant on the pairs gives ``α = ρ = 0`` (plain
         Monte Carlo).
@@ -702,11 +707,14 @@ def mfmc_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95) -> Estimate
     # Student t with N - 2 df (one estimated control coefficient) rather than z: the small-N
     # correction of Lavenberg, Moeller & Welch (1982); it tends to z as N grows
     t = float(stats.t.ppf(0.5 + 0.5 * lv, n_pair - 2))
+    resid = yh - alpha * yp  # ŝ is their mean plus a term with N + M samples behind it
+    g1 = float(stats.skew(resid, bias=True)) if np.ptp(resid) > 0 else 0.0
+    lo, hi = _skew_corrected(value, se, g1 / math.sqrt(n_pair), t)
     reduction = 1.0 / shrink if shrink > 0 else math.inf
-    return Estimate(value, value - t * se, value + t * se, "mfmc", n_pair,
+    return Estimate(value, lo, hi, "mfmc", n_pair,
                     {"alpha": alpha, "rho": rho, "se": se, "se_plugin": math.sqrt(var_plugin), "df": n_pair - 2,
-                     "variance_reduction": reduction, "n_hi": n_pair, "n_lo": n_pair + m,
-                     "note": _cochran_note(yh - alpha * yp, lv) or _cochran_note(yh, lv)}, se=se)
+                     "skewness": g1, "variance_reduction": reduction, "n_hi": n_pair, "n_lo": n_pair + m,
+                     "note": _cochran_note(resid, lv) or _cochran_note(yh, lv)}, se=se)
 
 
 def ppi_mean(y_hi, y_lo_paired, y_lo_extra, *, level: float = 0.95, tuned: bool = True) -> Estimate:
