@@ -22,6 +22,9 @@ Per size:
   registration fitted to synthetic histories on the case's boundary nodes and output times, the
   batched submodel, statistics (as benchmarks/run.py's schemes section), and the saving
   (full seconds per sample / chain seconds per sample).
+
+Each row also records the load average (1, 5, 15 min) just after its run: on a shared machine the
+parallel efficiency means little when the load exceeds the cores.
 """
 
 from __future__ import annotations
@@ -243,8 +246,8 @@ def main(argv=None) -> int:
     for length, width in SIZES[:1] if args.quick else SIZES:
         mesh = make_mesh(length, width, args.meshes)
         base = ["--mesh", str(mesh), "--steps", str(args.steps)]
-        one = {**_run("--child", "explicit", *base, ranks=1), "load_before": _load()}
-        two = {**_run("--child", "explicit", *base, "--dt", repr(one["dt_s"]), ranks=2), "load_before": _load()}
+        one = {**_run("--child", "explicit", *base, ranks=1), "load_after": _load()}
+        two = {**_run("--child", "explicit", *base, "--dt", repr(one["dt_s"]), ranks=2), "load_after": _load()}
         chain = _run("--child", "chain", "--mesh", str(mesh), "--scheme", "central-difference", "--dt",
                      repr(one["dt_s"]), "--chain-samples", str(args.chain_samples))
         for r in (one, two):
@@ -253,7 +256,7 @@ def main(argv=None) -> int:
                      parallel_efficiency=one["s_per_sample"] / (r["ranks"] * r["s_per_sample"]))
         rows += [one, two]
         if not args.quick and one["dofs"] <= args.implicit_max_dofs:
-            imp = {**_run("--child", "implicit", *base), "load_before": _load()}
+            imp = {**_run("--child", "implicit", *base), "load_after": _load()}
             chain_i = _run("--child", "chain", "--mesh", str(mesh), "--scheme", "newmark", "--dt", "1e-6",
                            "--chain-samples", str(args.chain_samples))
             imp.update(scheme="newmark (MUMPS)", chain_s_per_sample=chain_i["chain_s_per_sample"],
@@ -272,12 +275,12 @@ def _print(rows: list[dict]) -> None:
     print("\nScale: 3-D plate with a hole (P2 tetrahedra, h = 1 cm, fixed zone), full model vs Monte Carlo chain "
           "per sample")
     print(f"{'dofs':>9} {'scheme':>16} {'ranks':>5} {'dt [us]':>7} {'steps':>5} {'ms/step':>8} {'s/sample':>9} "
-          f"{'RSS/rank [MiB]':>14} {'efficiency':>10} {'chain ms/sample':>15} {'saving':>7} {'load':>16}")
+          f"{'RSS/rank [MiB]':>14} {'efficiency':>10} {'chain ms/sample':>15} {'saving':>7} {'load after':>16}")
     for r in rows:
         eff = "-" if r["parallel_efficiency"] is None else f"{r['parallel_efficiency']:.2f}"
         print(f"{r['dofs']:9d} {r['scheme']:>16} {r['ranks']:5d} {r['dt_s'] * 1e6:7.3f} {r['case_steps']:5d} "
               f"{r['ms_per_step']:8.1f} {r['s_per_sample']:9.1f} {max(r['peak_rss_mib_per_rank']):14.0f} "
-              f"{eff:>10} {1e3 * r['chain_s_per_sample']:15.1f} {r['saving']:6.0f}x {r['load_before']:>16}", flush=True)
+              f"{eff:>10} {1e3 * r['chain_s_per_sample']:15.1f} {r['saving']:6.0f}x {r['load_after']:>16}", flush=True)
 
 
 if __name__ == "__main__":
