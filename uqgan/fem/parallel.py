@@ -92,29 +92,33 @@ class DistributedPlateModel:
                                            poisson_ratio=mat.poisson_ratio)
         self.n_owned = d * backend.owned_nodes(self.space)
         self.first_dof = backend.first_global_dof(self.space)
+        self.explicit = case.time.scheme == "central-difference"
         self.M = backend.petsc_mass(self.assembler)
+        if self.explicit:  # only its lumped diagonal is used: free the consistent mass before K exists
+            self.mass_diagonal = backend.lumped_mass_petsc(self.M, g.degree)
+            self.M.destroy()
+            self.M = None
         self.K = backend.petsc_stiffness(self.assembler, mat.youngs_modulus_pa)
-        self.M_op, self.K_op = backend.PetscOperator(self.M), backend.PetscOperator(self.K)
+        self.M_op = None if self.M is None else backend.PetscOperator(self.M)
+        self.K_op = backend.PetscOperator(self.K)
         clamped = backend.raw_dofs(backend.nodes_on_facets(self.space, structure.clamped_facets),
                                    tuple(range(d)), dim=d)
         self.clamped_dofs = clamped[clamped < self.n_owned]  # owned ones; ghosts are another rank's
         self.top_facets = structure.loaded_facets  # the loaded facets (the top edge of the built-in plate)
-        self.explicit = case.time.scheme == "central-difference"
         self.dot = backend.global_dot()
         self._solver = solver if self.size > 1 else "petsc"
         self.cell_midpoints = backend.local_cell_midpoints(self.mesh)  # owned and ghost cells
         self.n_cells = self.cell_midpoints.shape[0]
         self.zone_cells = np.flatnonzero(structure.zone_flags)  # local zone cells, owned and ghost
         if self.explicit:
-            self.mass_diagonal = backend.lumped_mass_petsc(self.M, g.degree)
             self.stable_time_step_s = self._stable_time_step(self.K_op)
             if case.time.dt_s > self.stable_time_step_s:
                 raise time_step_error(case, self.stable_time_step_s)
         self.integrator = self._integrator(self.K, self.K_op)
-        self.distributed_zone = DistributedZone(case, structure, self.space, self.M)
+        self.distributed_zone = DistributedZone(case, structure, self.space, self.K)
         #: on rank 0 the zone's size and ordered boundary (``boundary_coords``), as the serial model's ``zone``
         self.zone = self.distributed_zone.summary
-        self.n_dofs = int(self.M.getSize()[0])
+        self.n_dofs = int(self.K.getSize()[0])
         if self.rank == 0:
             logger.info("MPI full model on %d ranks: %d dofs (%d on rank 0), zone %d dofs, %d boundary nodes; "
                         "built in %.2f s", self.size, self.n_dofs, self.n_owned, self.zone.n_dofs,
