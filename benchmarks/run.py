@@ -30,7 +30,7 @@ ms per sample, and the saving per sample. Then the explicit full model over MPI 
 R = 1, 2) at two mesh sizes: seconds per sample, ms per step, peak RSS per rank (the largest),
 parallel efficiency t1 / (R tR).
 
-scale: the 3-D plate with a hole (simulations/plate3d_hole) grown to ~113k, ~450k and ~1.09M P2 dofs
+scale: the 3-D plate with a hole (simulations/plate3d_hole) grown to ~113k, ~450k and ~1.08M P2 dofs
 with the same zone: explicit on 1 and 2 MPI ranks, Newmark + MUMPS where it fits, against the Monte
 Carlo chain per sample (benchmarks/scale.py, which also runs alone).
 

@@ -43,7 +43,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CASE_DIR = ROOT / "simulations" / "plate3d_hole"
-#: (length, width) [m] of the three plates at h = 1 cm: ~113k, ~450k and ~1.09M P2 dofs
+#: (length, width) [m] of the three plates at h = 1 cm: ~113k, ~450k and ~1.08M P2 dofs
 SIZES = ((0.6, 0.3), (1.2, 0.6), (1.9, 0.95))
 END_TIME_S = 150e-6
 DT_FRACTION = 0.8
