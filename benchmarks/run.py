@@ -1,6 +1,6 @@
 """uqgan benchmarks: one command, a table on stdout and JSON in benchmarks/results/.
 
-    python benchmarks/run.py [--quick] [--samples N] [--only full_model|campaign|schemes|...]
+    python benchmarks/run.py [--quick] [--samples N] [--only full_model|campaign|schemes|scale|...]
 
 full_model: the full model of the default case at two mesh sizes, each in a fresh process so that
 peak memory is its own: dofs, time steps, build time (mesh, spaces, mass matrix, zone operators),
@@ -32,6 +32,10 @@ load average over the run (the machine is shared: compare the columns of one run
 explicit full model over MPI (`mpirun -n R`,
 R = 1, 2) at two mesh sizes: seconds per sample, ms per step, peak RSS per rank (the largest),
 parallel efficiency t1 / (R tR).
+
+scale: the 3-D plate with a hole (simulations/plate3d_hole) grown to ~113k, ~450k and ~1.08M P2 dofs
+with the same zone: explicit on 1 and 2 MPI ranks, Newmark + MUMPS where it fits, against the Monte
+Carlo chain per sample (benchmarks/scale.py, which also runs alone).
 
 submodel: in one process, the full model's time per sample (new material field) against the
 submodel's per sample, single and in batches of 64 and 1024 (default stride-3 histories, cubic
@@ -340,7 +344,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="default mesh only, 1 sample")
     ap.add_argument("--samples", type=int, default=3, help="timed samples per configuration (median reported)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "full_model.json")
-    ap.add_argument("--only", choices=["full_model", "campaign", "schemes", "submodel", "training", "montecarlo"],
+    ap.add_argument("--only", choices=["full_model", "campaign", "schemes", "scale", "submodel", "training",
+                                       "montecarlo"],
                     help="run one benchmark")
     ap.add_argument("--validation", type=Path, action="append", default=None, metavar="DIR",
                     help="where the Monte Carlo validations (mc_<generator>_validation.nc) lie, for the accuracy "
@@ -438,6 +443,15 @@ def main(argv=None) -> int:
         else:
             print("no mpirun: MPI rows omitted")
         _write(results_dir / "schemes.json", {"benchmark": "schemes", **meta, **r, "mpi": mpi})
+
+    if args.only in (None, "scale"):
+        if shutil.which("mpirun"):
+            sys.path.insert(0, str(HERE))
+            import scale
+
+            scale.main(["--quick"] if args.quick else [])
+        else:
+            print("no mpirun: the scale benchmark needs it")
 
     if args.only in (None, "submodel"):
         r = _run_in_child("--child-submodel", *(["--quick"] if args.quick else []))

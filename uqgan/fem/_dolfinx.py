@@ -500,7 +500,7 @@ def _destroy_petsc(*objs) -> None:
 # MPI: one full model over the ranks of COMM_WORLD (dolfinx's partition, PETSc's parallel matrices)
 #
 # Each rank holds its own cells, the dofs it owns plus ghosts; PETSc matrices and vectors are
-# distributed by owned dofs in dolfinx's local order (global raw dof = 2 * local_range[0] + local).
+# distributed by owned dofs in dolfinx's local order (global raw dof = bs * local_range[0] + local, bs = 2 or 3).
 # The numpy side sees each rank's owned part only.
 
 
@@ -539,13 +539,13 @@ def distributed_mesh_from_arrays(points: np.ndarray | None, triangles: np.ndarra
 
 
 def local_cell_midpoints(mesh) -> np.ndarray:
-    """Midpoints of this rank's cells, owned then ghost ones, ``(n_local_cells, 2)`` [m] (the
+    """Midpoints of this rank's cells, owned then ghost ones, ``(n_local_cells, gdim)`` [m] (the
     order of a DG0 function's local array: what a per-cell Young's modulus fills)."""
     dolfinx, _, _ = _modules()
     tdim = mesh.topology.dim
     im = mesh.topology.index_map(tdim)
     n = im.size_local + im.num_ghosts
-    return dolfinx.mesh.compute_midpoints(mesh, tdim, np.arange(n, dtype=np.int32))[:, :2]
+    return dolfinx.mesh.compute_midpoints(mesh, tdim, np.arange(n, dtype=np.int32))[:, :mesh.geometry.dim]
 
 
 def owned_nodes(space: VectorSpace) -> int:
@@ -555,7 +555,7 @@ def owned_nodes(space: VectorSpace) -> int:
 
 def first_global_dof(space: VectorSpace) -> int:
     """Global raw index of this rank's first owned dof."""
-    return 2 * space.V.dofmap.index_map.local_range[0]
+    return space.V.dofmap.index_map_bs * space.V.dofmap.index_map.local_range[0]
 
 
 def petsc_mass(assembler: Assembler):
@@ -633,44 +633,6 @@ def global_max(value: float) -> float:
     return world().allreduce(float(value), op=MPI.MAX)
 
 
-class RootGather:
-    """Gathers a fixed set of owned dofs of every rank into one array on rank 0, in a given order.
-
-    Each rank passes the owned local indices it holds and their positions ``dst`` in the target
-    array of size ``n``; :meth:`__call__` sends ``x[local]`` (a few hundred values: the zone, not
-    the mesh) and rank 0 places them. Other ranks get None.
-    """
-
-    def __init__(self, local: np.ndarray, dst: np.ndarray, n: int):
-        self.comm = world()
-        self.local = np.asarray(local, dtype=np.int64)
-        counts = self.comm.gather(self.local.size, root=0)
-        dsts = self.comm.gather(np.asarray(dst, dtype=np.int64), root=0)
-        self.n = int(n)
-        if self.comm.rank == 0:
-            self.counts = np.asarray(counts)
-            self.order = np.concatenate(dsts)
-            if np.unique(self.order).size != self.n or self.order.size != self.n:
-                raise ValueError(f"the ranks hold {self.order.size} zone dofs ({np.unique(self.order).size} "
-                                 f"distinct) of {self.n}: the zone was not matched node for node")
-            self._buf = np.empty(self.n)
-        self._send = np.empty(self.local.size)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray | None:
-        np.take(x, self.local, out=self._send)
-        if self.comm.size == 1:
-            out = np.empty(self.n)
-            out[self.order] = self._send
-            return out
-        if self.comm.rank == 0:
-            self.comm.Gatherv(self._send, (self._buf, self.counts), root=0)
-            out = np.empty(self.n)
-            out[self.order] = self._buf
-            return out
-        self.comm.Gatherv(self._send, None, root=0)
-        return None
-
-
 def petsc_effective_solver(M, K, m_coef: float, k_coef: float, fixed_owned: np.ndarray, first_dof: int,
                            *, solver: str = "mumps"):
     """Factorise ``A = m_coef M + k_coef K`` with the constrained dofs' rows and columns replaced
@@ -703,6 +665,206 @@ def petsc_effective_solver(M, K, m_coef: float, k_coef: float, fixed_owned: np.n
     finalizer.atexit = False
     return solve
 
+
 def petsc_cholesky_mumps(A: sp.spmatrix):
     """``solve(b)`` by MUMPS's sparse Cholesky of the symmetric positive definite ``A`` (3-D default)."""
     return petsc_lu(A, package="mumps", cholesky=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# MPI: tagged mesh files and the zone's QoIs on the ranks that own its cells (uqgan.fem.parallel_zone)
+
+
+def distributed_mesh_from_tagged(tagged) -> tuple[object, np.ndarray, object]:
+    """:func:`mesh_from_tagged` partitioned over ``COMM_WORLD``: rank 0 gives the
+    :class:`~uqgan.fem._mesh.TaggedMesh` (the others None), dolfinx's partitioner distributes its
+    cells and :func:`dolfinx.io.distribute_entity_data` its cell and facet groups (as
+    ``dolfinx.io.gmshio.model_to_mesh`` does), once, before any time step.
+
+    Returns
+    -------
+    mesh : dolfinx Mesh over ``COMM_WORLD`` (ghost mode shared_facet)
+    cell_tags : (n_local_cells,) int64, physical group of each local cell, owned then ghost ones
+    facet_tags : dolfinx MeshTags of the tagged facets on this rank (values = group numbers)
+    """
+    dolfinx, ufl, MPI = _modules()
+    from dolfinx.io import gmshio
+
+    from ._mesh import CELL_TYPES
+
+    comm = MPI.COMM_WORLD
+    head = None
+    if comm.rank == 0:
+        head = (tagged.cell_type, tagged.dimension, tagged.cells.shape[1], tagged.facets.shape[1])
+    cell_type_name, gdim, k, kf = comm.bcast(head, root=0)
+    cell_name = _DOLFINX_CELLS[cell_type_name]
+    cell_type = getattr(dolfinx.mesh.CellType, cell_name)
+    if comm.rank == 0:
+        cells, points = tagged.cells, tagged.points
+        cell_values, facets, facet_values = tagged.cell_tags, tagged.facets, tagged.facet_tags
+    else:
+        cells, points = np.zeros((0, k), dtype=np.int64), np.zeros((0, gdim))
+        cell_values, facets, facet_values = np.zeros(0), np.zeros((0, kf), dtype=np.int64), np.zeros(0)
+    cells = np.ascontiguousarray(cells[:, gmshio.cell_perm_array(cell_type, k)], dtype=np.int64)
+    domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.Cell(cell_name, geometric_dimension=gdim), 1))
+    mesh = dolfinx.mesh.create_mesh(comm, cells, np.ascontiguousarray(points, dtype=np.float64), domain)
+    tdim = mesh.topology.dim
+    entities, values = dolfinx.io.distribute_entity_data(mesh._mesh, tdim, cells, np.asarray(cell_values, np.int32))
+    mesh.topology.create_connectivity(tdim, 0)
+    ct = dolfinx.mesh.meshtags_from_entities(mesh, tdim, dolfinx.cpp.graph.AdjacencyList_int32(entities),
+                                             np.asarray(values, dtype=np.int32))
+    n_own = mesh.topology.index_map(tdim).size_local
+    owned = np.zeros(n_own)
+    idx = np.asarray(ct.indices)
+    keep = idx < n_own
+    owned[idx[keep]] = np.asarray(ct.values)[keep]
+    cell_tags = np.rint(cell_values_with_ghosts(mesh, owned)).astype(np.int64)
+    facet_cell = {"line": dolfinx.mesh.CellType.interval, "triangle": dolfinx.mesh.CellType.triangle,
+                  "quad": dolfinx.mesh.CellType.quadrilateral}
+    ftype = facet_cell[CELL_TYPES[cell_type_name][1]]
+    facets = np.ascontiguousarray(facets[:, gmshio.cell_perm_array(ftype, kf)], dtype=np.int64)
+    entities, values = dolfinx.io.distribute_entity_data(mesh._mesh, tdim - 1, facets,
+                                                         np.asarray(facet_values, dtype=np.int32))
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    facet_tags = dolfinx.mesh.meshtags_from_entities(mesh, tdim - 1, dolfinx.cpp.graph.AdjacencyList_int32(entities),
+                                                     np.asarray(values, dtype=np.int32))
+    return mesh, cell_tags, facet_tags
+
+
+def _dg0(mesh):
+    """A DG0 function on ``mesh`` and the local dof of each local cell (owned then ghost ones)."""
+    dolfinx, _, _ = _modules()
+    Q = dolfinx.fem.FunctionSpace(mesh, ("DG", 0))
+    return dolfinx.fem.Function(Q), np.asarray(Q.dofmap.list.array, dtype=np.int64)
+
+
+def cell_values_with_ghosts(mesh, owned_values: np.ndarray) -> np.ndarray:
+    """One value per owned cell ``(n_owned_cells,)`` extended to the ghost cells (their owners'
+    values, one forward scatter): ``(n_local_cells,)``, owned then ghost cells."""
+    f, dofs = _dg0(mesh)
+    n_own = mesh.topology.index_map(mesh.topology.dim).size_local
+    f.x.array[dofs[:n_own]] = owned_values
+    f.x.scatter_forward()
+    return f.x.array[dofs].copy()
+
+
+def owned_cell_volumes(mesh) -> np.ndarray:
+    """Area (2-D) or volume (3-D) [m² or m³] of each owned cell ``(n_owned_cells,)``, by ``∫ 1 dx``."""
+    dolfinx, ufl, _ = _modules()
+    f, dofs = _dg0(mesh)
+    vec = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(ufl.TestFunction(f.function_space) * ufl.dx))
+    out = vec.array.copy()  # owned dofs; a DG0 dof is owned with its cell
+    vec.destroy()
+    n_own = mesh.topology.index_map(mesh.topology.dim).size_local
+    return out[dofs[:n_own]]
+
+
+def num_local_cells(mesh) -> tuple[int, int]:
+    """(owned, owned + ghost) cells on this rank."""
+    im = mesh.topology.index_map(mesh.topology.dim)
+    return im.size_local, im.size_local + im.num_ghosts
+
+
+def local_interface_facets(mesh, inside: np.ndarray) -> np.ndarray:
+    """Local facets (owned and ghost) between a cell set and the rest, ``inside`` a flag per local
+    cell (owned then ghost). With dolfinx's shared-facet ghosting both cells of every facet of an
+    owned cell are local, so each interface facet is found on every rank that owns one of its cells."""
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    f2c = mesh.topology.connectivity(tdim - 1, tdim)
+    im = mesh.topology.index_map(tdim - 1)
+    n = im.size_local + im.num_ghosts
+    offsets, links = f2c.offsets[: n + 1], f2c.array
+    flags = np.asarray(inside, dtype=bool)
+    counts = np.add.reduceat(flags[links].astype(np.int64), offsets[:-1]) if n else np.zeros(0, np.int64)
+    return np.flatnonzero((counts == 1) & (np.diff(offsets) == 2)).astype(np.int32)
+
+
+def cell_nodes(space: VectorSpace, cells: np.ndarray) -> np.ndarray:
+    """Local node (block) indices of ``space`` on the given local cells, sorted, unique."""
+    dm = space.V.dofmap
+    rows = np.asarray(dm.list.array).reshape(-1, dm.dof_layout.num_dofs)
+    return np.unique(rows[np.asarray(cells, dtype=np.int64)]).astype(np.int64)
+
+
+def global_nodes(space: VectorSpace, local_nodes: np.ndarray) -> np.ndarray:
+    """Global node (block) indices of local ones (owned or ghost)."""
+    return np.asarray(space.V.dofmap.index_map.local_to_global(np.asarray(local_nodes, dtype=np.int32)),
+                      dtype=np.int64)
+
+
+def self_mesh_of_cells(mesh, cells: np.ndarray):
+    """The given local cells of a distributed linear mesh as a mesh of their own on ``COMM_SELF``
+    (the same vertex coordinates). Returns the mesh and, per cell of it, the index into ``cells``
+    it came from (dolfinx reorders cells)."""
+    dolfinx, ufl, MPI = _modules()
+    x = mesh.geometry.x[:, :mesh.geometry.dim]
+    geo = np.asarray(mesh.geometry.dofmap.array).reshape(num_local_cells(mesh)[1], -1)[np.asarray(cells)]
+    used, local = np.unique(geo, return_inverse=True)
+    cell = ufl.Cell(mesh.ufl_cell().cellname(), geometric_dimension=mesh.geometry.dim)
+    domain = ufl.Mesh(ufl.VectorElement("Lagrange", cell, 1))
+    sub = dolfinx.mesh.create_mesh(MPI.COMM_SELF, local.reshape(geo.shape).astype(np.int64),
+                                   np.ascontiguousarray(x[used]), domain)
+    return sub, np.asarray(sub.topology.original_cell_index, dtype=np.int64)
+
+
+class GhostScatter:
+    """Values of a distributed vector at given global raw indices, on this rank: one PETSc
+    ``VecScatter`` built once; each call sends only the values other ranks own (the ghosts of this
+    rank's zone cells), never the whole vector. Collective: every rank calls it, possibly with no
+    indices."""
+
+    def __init__(self, template, global_indices: np.ndarray):
+        require("petsc4py", purpose=_PURPOSE)
+        from petsc4py import PETSc
+
+        self._x = template.createVecRight()
+        idx = np.asarray(global_indices, dtype=PETSc.IntType)
+        self._y = PETSc.Vec().createSeq(idx.size, comm=PETSc.COMM_SELF)
+        self._is = PETSc.IS().createGeneral(idx, comm=PETSc.COMM_SELF)
+        self._scatter = PETSc.Scatter().create(self._x, self._is, self._y, None)
+        self._modes = (PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.FORWARD)
+        objs = (self._scatter, self._is, self._y, self._x)
+        finalizer = weakref.finalize(self, _destroy_petsc, *objs)
+        finalizer.atexit = False
+
+    def __call__(self, x_owned: np.ndarray) -> np.ndarray:
+        self._x.placeArray(np.ascontiguousarray(x_owned, dtype=float))
+        try:
+            self._scatter.scatter(self._x, self._y, *self._modes)
+        finally:
+            self._x.resetArray()
+        return self._y.array_r.copy()
+
+
+def gather_to_root(obj):
+    """``obj`` of every rank as a list on rank 0 (pickled; None on the others). Once per run."""
+    return world().gather(obj, root=0)
+
+
+def reduce_to_root(values: np.ndarray, op: str) -> np.ndarray | None:
+    """Element-wise ``"max"`` or ``"sum"`` of an array over the ranks, on rank 0 (None elsewhere)."""
+    _, _, MPI = _modules()
+    comm = world()
+    values = np.ascontiguousarray(values, dtype=float)
+    out = np.empty_like(values) if comm.rank == 0 else None
+    comm.Reduce(values, out, op={"max": MPI.MAX, "sum": MPI.SUM}[op], root=0)
+    return out
+
+
+def global_sum(values) -> np.ndarray:
+    """Element-wise sum over all ranks (every rank gets it)."""
+    _, _, MPI = _modules()
+    values = np.atleast_1d(np.asarray(values, dtype=float))
+    out = np.empty_like(values)
+    world().Allreduce(values, out, op=MPI.SUM)
+    return out
+
+
+def global_min(values) -> np.ndarray:
+    """Element-wise minimum over all ranks (every rank gets it)."""
+    _, _, MPI = _modules()
+    values = np.atleast_1d(np.asarray(values, dtype=float))
+    out = np.empty_like(values)
+    world().Allreduce(values, out, op=MPI.MIN)
+    return out

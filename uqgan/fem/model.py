@@ -89,6 +89,17 @@ def _order_along_perimeter(coords: np.ndarray, centre: np.ndarray, start: np.nda
     return np.argsort(np.mod(ang - a0 + 1e-12, 2 * np.pi), kind="stable")
 
 
+def order_boundary_nodes(coords: np.ndarray, centre: np.ndarray, start: np.ndarray, tol: float) -> np.ndarray:
+    """The order of the zone-boundary nodes ``coords`` ``(n, d)`` [m] in datasets: counter-clockwise
+    around ``centre`` from ``start`` in 2-D, lexicographic by (x, y, z) in 3-D with coordinates
+    compared on a grid of ``tol`` [m], so that round-off (the same node computed on two meshes'
+    cell numberings, as under MPI) does not change the order."""
+    if coords.shape[1] == 2:
+        return _order_along_perimeter(coords, centre, start)
+    keys = np.rint(coords / tol).astype(np.int64)
+    return np.lexsort(keys.T[::-1])
+
+
 def match_nodes(source: np.ndarray, target: np.ndarray, tol: float) -> np.ndarray:
     """Index into ``target`` of each point of ``source`` (both ``(n, d)`` [m]); error if any is off."""
     dist, idx = cKDTree(target).query(source)
@@ -152,13 +163,27 @@ def build_structure(case: CaseConfig) -> Structure:
                      zone_start=np.array([z.x_min_m, z.y_min_m]), zone_fraction=g.zone_area_fraction)
 
 
-def _structure_from_file(case: CaseConfig) -> Structure:
+def read_checked_mesh(case: CaseConfig):
+    """A mesh case's tagged mesh and its group numbers (``zone``, ``clamped``, ``loaded``), every
+    check of :mod:`uqgan.fem._mesh` passed and the load footprint on the loaded facets at both
+    ends of the ``load_position`` range (numpy only: no dolfinx)."""
     from . import _mesh
 
     g = case.geometry
     tagged = _mesh.read_tagged_mesh(g.mesh, dimension=g.dimension)
     numbers = _mesh.resolve_tags(tagged, g.tags)
     _mesh.check_zone(tagged, numbers)
+    loaded_points = tagged.points[np.unique(tagged.facets[np.isin(tagged.facet_tags, numbers["loaded"])])]
+    pos = case.parameters.load_position
+    for value in (pos.low, pos.high):
+        message = _mesh.footprint_warning(loaded_points, case.load.centre_m(value), case.load.footprint_width_m)
+        if message:
+            raise _mesh.MeshError(f"parameters.load_position={value}: {message}")
+    return tagged, numbers
+
+
+def _structure_from_file(case: CaseConfig) -> Structure:
+    tagged, numbers = read_checked_mesh(case)
     mesh, cell_tags, facet_tags = backend.mesh_from_tagged(tagged)
     cells = np.flatnonzero(np.isin(cell_tags, numbers["zone"])).astype(np.int32)
     clamped = backend.tagged_facets(facet_tags, numbers["clamped"])
@@ -166,12 +191,6 @@ def _structure_from_file(case: CaseConfig) -> Structure:
     volumes = backend.cell_volumes(mesh)
     mid = backend.cell_midpoints(mesh)[cells]
     centre = (mid * volumes[cells, None]).sum(axis=0) / volumes[cells].sum()
-    loaded_points = tagged.points[np.unique(tagged.facets[np.isin(tagged.facet_tags, numbers["loaded"])])]
-    pos = case.parameters.load_position
-    for value in (pos.low, pos.high):
-        message = _mesh.footprint_warning(loaded_points, case.load.centre_m(value), case.load.footprint_width_m)
-        if message:
-            raise _mesh.MeshError(f"parameters.load_position={value}: {message}")
     return Structure(mesh=mesh, zone_cells=cells, clamped_facets=clamped, loaded_facets=loaded,
                      match_tolerance_m=MATCH_TOLERANCE * float(tagged.edge_lengths().min()),
                      zone_centre=centre, zone_start=mid.min(axis=0),
@@ -192,11 +211,7 @@ def build_zone(case: CaseConfig, structure: Structure, space: backend.VectorSpac
     if bnodes.size == 0:
         raise ValueError("the zone has no boundary inside the structure (it touches no other cell): the zone must "
                          "be surrounded by the rest of the structure")
-    bcoords = space.node_coords[bnodes]
-    if space.dim == 2:
-        order = _order_along_perimeter(bcoords, structure.zone_centre, structure.zone_start)
-    else:
-        order = np.lexsort(bcoords.T[::-1])
+    order = order_boundary_nodes(space.node_coords[bnodes], structure.zone_centre, structure.zone_start, tol)
     bnodes = bnodes[order]
     bz = match_nodes(space.node_coords[bnodes], zspace.node_coords, tol)
     return Zone(cells=cells, space=zspace, cell_map=np.asarray(cell_map, dtype=np.int64), full_nodes=full_nodes,

@@ -1,16 +1,18 @@
 """One full model over the MPI ranks: ``mpirun -n N uqgan solve CASE.toml``.
 
-The mesh is partitioned by dolfinx over ``COMM_WORLD``; mass and stiffness are PETSc parallel
-matrices; each rank steps the dofs it owns (numpy arrays of its owned part) and one ``MatMult``
-per step exchanges the ghost values. The time loop is the serial model's own:
+The mesh is partitioned by dolfinx over ``COMM_WORLD`` (the built-in plate, or a tagged mesh file
+in 2-D or 3-D read on rank 0 and distributed with its physical groups once, at set-up:
+:mod:`uqgan.fem.parallel_zone`); mass and stiffness are PETSc parallel matrices; each rank steps
+the dofs it owns (numpy arrays of its owned part) and one ``MatMult`` per step exchanges the ghost
+values. The time loop is the serial model's own:
 :class:`~uqgan.physics.explicit.CentralDifferenceIntegrator` with a PETSc operator behind ``K @ x``, or
 :class:`~uqgan.physics.timestepping.NewmarkIntegrator`'s steps with a parallel direct solve (MUMPS).
 
-The zone's QoIs need the zone's displacement at every step: its dofs (a few percent of the mesh,
-never the whole mesh) are gathered to rank 0 each step, where the serial zone operators compute
-the QoIs and keep the boundary history, so the numbers are computed as in the serial model and
-rank 0 writes them. The serial zone operators are built on rank 0 from a serial copy of the mesh
-at set-up (the zone's restriction needs it); that copy is not touched during the time loop.
+No rank gathers the mesh or the zone during the time loop: each rank evaluates the QoIs of the
+zone cells it owns every step and keeps per-step local maxima (von Mises, displacement), local
+sums (strain energy, the total mechanical energy) and the boundary values it holds
+(:class:`~uqgan.fem.parallel_zone.DistributedZone`); they are reduced and gathered once at the end,
+and rank 0 writes.
 
 A random Young's-modulus field is evaluated by each rank at its own cells (the KL basis's
 Nyström extension at the local cell midpoints), so no rank holds the whole field.
@@ -26,30 +28,19 @@ import logging
 import time
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from ..config import CaseConfig, ConfigError
+from ..config import CaseConfig
 from ..physics.explicit import CentralDifferenceIntegrator, critical_time_step, max_eigenvalue
 from ..physics.material import half_sine_pulse
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, newmark_constants
 from . import _dolfinx as backend
 from .explicit import _rayleigh, time_step_error
-from .model import MATCH_TOLERANCE, FullSolution, ZoneOperators, build_structure, build_zone
+from .model import FullSolution
+from .parallel_zone import DistributedZone, distributed_structure
 
 __all__ = ["DistributedPlateModel", "full_model", "is_root"]
 
 logger = logging.getLogger(__name__)
-
-
-def _distributed_mesh(case: CaseConfig):
-    """The built-in plate's mesh partitioned over ``COMM_WORLD`` (the same cells as the serial one)."""
-    g = case.geometry
-    if g.zone.hole_radius_m > 0:
-        from ._gmsh import plate_with_hole
-
-        points, triangles = plate_with_hole(g) if backend.world_rank() == 0 else (None, None)
-        return backend.distributed_mesh_from_arrays(points, triangles)
-    return backend.distributed_rectangle_mesh(g.length_m, g.height_m, g.nx, g.ny)
 
 
 class _DistributedNewmark(NewmarkIntegrator):
@@ -82,7 +73,8 @@ class _DistributedNewmark(NewmarkIntegrator):
 
 
 class DistributedPlateModel:
-    """The full model of a case over the ranks of ``COMM_WORLD`` (nominal material).
+    """The full model of a case (the built-in plate or a tagged mesh file, 2-D or 3-D) over the
+    ranks of ``COMM_WORLD``.
 
     ``solve`` returns the :class:`~uqgan.fem.model.FullSolution` on rank 0 and None on the others.
     """
@@ -92,57 +84,45 @@ class DistributedPlateModel:
         self.case = case
         g, mat = case.geometry, case.material
         self.rank, self.size = backend.world_rank(), backend.world_size()
-        if g.is_mesh_file:
-            raise ConfigError([f"geometry.mesh={g.mesh}: the MPI full model runs the built-in plate only; run a mesh "
-                             "case on one rank (its campaigns parallelise over samples)"])
-        self.mesh = _distributed_mesh(case)
+        self.structure = structure = distributed_structure(case)
+        self.mesh = structure.mesh
         self.space = backend.vector_space(self.mesh, g.degree)
+        self.dim = d = self.space.dim
         self.assembler = backend.Assembler(self.space, density_kg_m3=mat.density_kg_m3,
                                            poisson_ratio=mat.poisson_ratio)
-        n_own_nodes = backend.owned_nodes(self.space)
-        self.n_owned = 2 * n_own_nodes
+        self.n_owned = d * backend.owned_nodes(self.space)
         self.first_dof = backend.first_global_dof(self.space)
-        self.M = backend.petsc_mass(self.assembler)
-        self.K = backend.petsc_stiffness(self.assembler, mat.youngs_modulus_pa)
-        self.M_op, self.K_op = backend.PetscOperator(self.M), backend.PetscOperator(self.K)
-        tol = 1e-6 * g.element_size_m
-        clamp = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1]) < tol)
-        clamped = backend.raw_dofs(backend.nodes_on_facets(self.space, clamp))
-        self.clamped_dofs = clamped[clamped < self.n_owned]  # owned ones; ghosts are another rank's
-        self.top_facets = backend.boundary_facets(self.mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
         self.explicit = case.time.scheme == "central-difference"
+        self.M = backend.petsc_mass(self.assembler)
+        if self.explicit:  # only its lumped diagonal is used: free the consistent mass before K exists
+            self.mass_diagonal = backend.lumped_mass_petsc(self.M, g.degree)
+            self.M.destroy()
+            self.M = None
+        self.K = backend.petsc_stiffness(self.assembler, mat.youngs_modulus_pa)
+        self.M_op = None if self.M is None else backend.PetscOperator(self.M)
+        self.K_op = backend.PetscOperator(self.K)
+        clamped = backend.raw_dofs(backend.nodes_on_facets(self.space, structure.clamped_facets),
+                                   tuple(range(d)), dim=d)
+        self.clamped_dofs = clamped[clamped < self.n_owned]  # owned ones; ghosts are another rank's
+        self.top_facets = structure.loaded_facets  # the loaded facets (the top edge of the built-in plate)
         self.dot = backend.global_dot()
         self._solver = solver if self.size > 1 else "petsc"
         self.cell_midpoints = backend.local_cell_midpoints(self.mesh)  # owned and ghost cells
         self.n_cells = self.cell_midpoints.shape[0]
-        z = g.zone
-        mid = self.cell_midpoints
-        self.zone_cells = np.flatnonzero((mid[:, 0] > z.x_min_m) & (mid[:, 0] < z.x_max_m)
-                                         & (mid[:, 1] > z.y_min_m) & (mid[:, 1] < z.y_max_m))  # as build_zone
+        self.zone_cells = np.flatnonzero(structure.zone_flags)  # local zone cells, owned and ghost
         if self.explicit:
-            self.mass_diagonal = backend.lumped_mass_petsc(self.M, g.degree)
             self.stable_time_step_s = self._stable_time_step(self.K_op)
             if case.time.dt_s > self.stable_time_step_s:
                 raise time_step_error(case, self.stable_time_step_s)
         self.integrator = self._integrator(self.K, self.K_op)
-        # the zone, serial on rank 0; its node coordinates matched to each rank's owned nodes
-        self.zone = self.zone_ops = None
-        zone_coords = None
-        if self.rank == 0:  # a serial copy of the structure, for the zone's operators only
-            structure = build_structure(case)
-            serial_space = backend.vector_space(structure.mesh, g.degree)
-            self.zone = build_zone(case, structure, serial_space)
-            self.zone_ops = ZoneOperators(case, self.zone)
-            zone_coords = self.zone.space.node_coords
-        zone_coords = backend.broadcast(zone_coords)
-        dist, idx = cKDTree(zone_coords).query(self.space.node_coords[:n_own_nodes])
-        mine = np.flatnonzero(dist < MATCH_TOLERANCE * g.element_size_m)
-        self.gather_zone = backend.RootGather(backend.raw_dofs(mine), backend.raw_dofs(idx[mine]),
-                                              2 * zone_coords.shape[0])
-        self.n_dofs = int(self.M.getSize()[0])
+        self.distributed_zone = DistributedZone(case, structure, self.space, self.K)
+        #: on rank 0 the zone's size and ordered boundary (``boundary_coords``), as the serial model's ``zone``
+        self.zone = self.distributed_zone.summary
+        self.n_dofs = int(self.K.getSize()[0])
         if self.rank == 0:
-            logger.info("MPI full model on %d ranks: %d dofs (%d on rank 0), zone %d dofs; built in %.2f s",
-                        self.size, self.n_dofs, self.n_owned, self.zone.space.n_dofs, time.perf_counter() - t0)
+            logger.info("MPI full model on %d ranks: %d dofs (%d on rank 0), zone %d dofs, %d boundary nodes; "
+                        "built in %.2f s", self.size, self.n_dofs, self.n_owned, self.zone.n_dofs,
+                        self.zone.boundary_nodes.size, time.perf_counter() - t0)
 
     def _stable_time_step(self, K_op) -> float:
         free = np.setdiff1d(np.arange(self.n_owned), self.clamped_dofs)
@@ -201,42 +181,47 @@ class DistributedPlateModel:
         case = self.case
         integrator, K_op = self.integrator_for(youngs_modulus)
         params = case.check_parameters(parameters if parameters is not None else case.parameters.nominal())
-        F = self.assembler.pressure_load(self.top_facets, centre_m=params["load_position"],
-                                         width_m=case.load.footprint_width_m, axis=0)
+        if case.geometry.is_mesh_file:
+            F = self.assembler.pressure_load_disc(self.top_facets, centre_m=case.load.centre_m(params["load_position"]),
+                                                  width_m=case.load.footprint_width_m)
+        else:
+            F = self.assembler.pressure_load(self.top_facets, centre_m=params["load_position"],
+                                             width_m=case.load.footprint_width_m, axis=0)
         amp, dur = params["load_amplitude"], params["load_duration"]
 
         def force(t: float) -> np.ndarray:
             p = float(half_sine_pulse(t, amp, dur))
             return F * p if p else np.zeros_like(F)
 
-        root = self.rank == 0
         steps = set(self.output_steps.tolist())
         n_out = len(steps)
-        qoi = self.zone_ops.qoi(np.full(self.zone.cells.size, case.material.youngs_modulus_pa)) if root else None
-        bc_dofs = backend.raw_dofs(self.zone.boundary_zone_nodes) if root else None
-        u_bc = np.empty((n_out, bc_dofs.size)) if root else None
-        energy = np.empty(n_out)
+        zone = self.distributed_zone
+        E_local = (np.full(self.n_cells, case.material.youngs_modulus_pa) if youngs_modulus is None
+                   else np.asarray(youngs_modulus, dtype=float))
+        zone.start(E_local, case.time.n_steps, n_out)
+        energy = np.empty(n_out)  # this rank's share (owned dofs), summed over the ranks at the end
         M_energy = integrator.M if not self.explicit else None
         out = iter(range(n_out))
 
         def observer(k, t, u, v, a):
-            z = self.gather_zone(u)
-            if root:
-                qoi.update(z)
-            if k in steps:
-                i = next(out)
-                if root:
-                    u_bc[i] = z[bc_dofs]
-                kinetic = self.dot(v, self.mass_diagonal * v) if self.explicit else self.dot(v, M_energy @ v)
-                energy[i] = 0.5 * kinetic + 0.5 * self.dot(u, K_op @ u)
+            record = k in steps
+            zone.observe(k, u, record)
+            if record:
+                kinetic = v @ (self.mass_diagonal * v) if self.explicit else v @ (M_energy @ v)
+                energy[next(out)] = 0.5 * kinetic + 0.5 * float(u @ (K_op @ u))
 
+        t_loop = time.perf_counter()
         integrator.run(case.time.n_steps, force=force, observer=observer)
+        t_loop = backend.global_max(time.perf_counter() - t_loop)
+        result = zone.finish()
+        energy = backend.reduce_to_root(energy, "sum")
         wall = backend.global_max(time.perf_counter() - t0)
-        if not root:
+        if result is None:
             return None
-        return FullSolution(parameters=params, time_s=self.output_steps * case.time.dt_s,
-                            u_bc=u_bc.reshape(n_out, -1, 2), qoi=qoi.result(), energy_j_per_m=energy,
-                            wall_time_s=wall, extra={"ranks": self.size})
+        u_bc, qoi = result
+        return FullSolution(parameters=params, time_s=self.output_steps * case.time.dt_s, u_bc=u_bc, qoi=qoi,
+                            energy_j_per_m=energy, wall_time_s=wall,
+                            extra={"ranks": self.size, "time_loop_s": t_loop})
 
 
 def full_model(case: CaseConfig):
