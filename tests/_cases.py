@@ -11,6 +11,16 @@ TINY = {
     "random_field": {"correlation_length_m": 0.1, "max_modes": 10},
 }
 
+#: a 0.4 x 0.1 m plate, 1 cm P2 elements, Newmark at 0.5 µs for 240 steps: the submodel tests' case
+SMALL = {
+    "name": "small",
+    "geometry": {"length_m": 0.4, "height_m": 0.1, "element_size_m": 0.01, "degree": 2,
+                 "zone": {"x_min_m": 0.2, "x_max_m": 0.3, "y_min_m": 0.03, "y_max_m": 0.07}},
+    "time": {"dt_s": 0.5e-6, "n_steps": 240, "output_stride": 3},
+    "parameters": {"load_position": {"low": 0.1, "high": 0.3}},
+    "random_field": {"correlation_length_m": 0.2},
+}
+
 
 def full_runs(case, n, seed=0):
     """n full-model runs of ``case`` (a CaseConfig) with random parameters and material fields,

@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("dolfinx")
 
 import xarray as xr  # noqa: E402
+from _cases import SMALL as _SMALL  # noqa: E402
 from _cases import full_runs  # noqa: E402
 
 from uqgan.config import CaseConfig  # noqa: E402
@@ -17,12 +18,8 @@ from uqgan.physics.qoi import QOI_SPECS  # noqa: E402
 pytestmark = pytest.mark.fenicsx
 
 SMALL = {
-    "name": "small",
-    "geometry": {"length_m": 0.4, "height_m": 0.1, "element_size_m": 0.01, "degree": 2,
-                 "zone": {"x_min_m": 0.2, "x_max_m": 0.3, "y_min_m": 0.03, "y_max_m": 0.07}},
-    "time": {"dt_s": 0.5e-6, "n_steps": 240, "output_stride": 1},
-    "parameters": {"load_position": {"low": 0.1, "high": 0.3}},
-    "random_field": {"correlation_length_m": 0.2},
+    **_SMALL,
+    "time": {**_SMALL["time"], "output_stride": 1},
     # the full model's scheme and step: what reproduces the full model to round-off (these tests);
     # the chain's default central-difference submodel is tested in tests/test_submodel_explicit.py
     "submodel": {"scheme": "full-model"},

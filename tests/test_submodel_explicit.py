@@ -10,7 +10,7 @@ pytest.importorskip("dolfinx")
 
 import scipy.sparse as sp  # noqa: E402
 import scipy.sparse.linalg as spla  # noqa: E402
-from _cases import full_runs  # noqa: E402
+from _cases import SMALL, full_runs  # noqa: E402
 
 from uqgan.config import CaseConfig, default_case  # noqa: E402
 from uqgan.fem.submodel import SubModel  # noqa: E402
@@ -18,16 +18,6 @@ from uqgan.physics.explicit import lumped_mass  # noqa: E402
 from uqgan.physics.qoi import QOI_SPECS  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
-
-#: as tests/test_submodel.py's case, Newmark at 0.5 µs with the default case's output stride 3
-SMALL = {
-    "name": "small",
-    "geometry": {"length_m": 0.4, "height_m": 0.1, "element_size_m": 0.01, "degree": 2,
-                 "zone": {"x_min_m": 0.2, "x_max_m": 0.3, "y_min_m": 0.03, "y_max_m": 0.07}},
-    "time": {"dt_s": 0.5e-6, "n_steps": 240, "output_stride": 3},
-    "parameters": {"load_position": {"low": 0.1, "high": 0.3}},
-    "random_field": {"correlation_length_m": 0.2},
-}
 
 
 def _relative_errors(res, sols):
