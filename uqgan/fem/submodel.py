@@ -117,6 +117,7 @@ class SubModel:
         self._to_sorted = np.argsort(self.constrained_dofs)  # -> the integrator's sorted constrained dofs
         self._solver = solver
         self._integrators: dict = {}
+        self._basis_cache = None  # (time grid key, the spline of the identity on it): _cubic_spline
         #: the zone's central-difference stability limit [s] (nominal E), None with ``scheme="full-model"``
         self.stable_time_step_s = None
         if scheme == "central-difference":
@@ -246,8 +247,7 @@ class SubModel:
         from scipy.interpolate import BSpline, make_interp_spline
 
         key = (time_s.size, float(time_s[0]), float(time_s[-1]))
-        cached = getattr(self, "_basis_cache", None)
-        if cached is None or cached[0] != key:
+        if self._basis_cache is None or self._basis_cache[0] != key:
             self._basis_cache = (key, make_interp_spline(time_s, np.eye(time_s.size), k=3, axis=0))
         basis = self._basis_cache[1]
         coef = (basis.c @ hist.reshape(hist.shape[0], -1)).reshape(basis.c.shape[0], *hist.shape[1:])
