@@ -12,28 +12,16 @@ import scipy.sparse.linalg as spla
 
 pytest.importorskip("dolfinx")
 
+from _strip import NU, RHO, E, edge, front_speed, p_wave_strip, strip  # noqa: E402
+
 from uqgan.config import CaseConfig, GeometryConfig, ParameterRange, ParametersConfig, TimeConfig, ZoneConfig  # noqa: E402
 from uqgan.fem import PlateModel  # noqa: E402
 from uqgan.fem import _dolfinx as fem  # noqa: E402
-from uqgan.physics.material import cantilever_first_frequency_hz, lame_parameters, plane_strain_von_mises, wave_speeds  # noqa: E402
+from uqgan.physics.material import cantilever_first_frequency_hz, lame_parameters, plane_strain_von_mises  # noqa: E402
 from uqgan.physics.qoi import ZoneQoI  # noqa: E402
 from uqgan.physics.timestepping import NewmarkIntegrator, TimeScheme  # noqa: E402
 
 pytestmark = pytest.mark.fenicsx
-
-E, NU, RHO = 210e9, 0.3, 7850.0  # steel
-
-
-def strip(length, height, nx, ny, degree):
-    mesh = fem.rectangle_mesh(length, height, nx, ny)
-    V = fem.vector_space(mesh, degree)
-    asm = fem.Assembler(V, density_kg_m3=RHO, poisson_ratio=NU)
-    return mesh, V, asm, asm.mass(), asm.stiffness(E)
-
-
-def edge(mesh, axis, value):
-    return fem.boundary_facets(mesh, lambda x: np.abs(x[axis] - value) < 1e-9)
-
 
 def first_mode(M, K, clamped):
     free = np.setdiff1d(np.arange(M.shape[0]), clamped)
@@ -70,33 +58,18 @@ def test_energy_conserved_after_the_pulse():
 def test_p_wave_front_speed():
     """Uniaxial strain in a strip on rollers: a pressure step on the end launches a front at
     c_p = sqrt(E(1-ν)/(ρ(1+ν)(1-2ν))) behind which v = p/(ρ c_p)."""
-    length, height, h = 0.6, 0.02, 0.005
-    mesh, V, asm, M, K = strip(length, height, round(length / h), round(height / h), 2)
-    rollers = np.concatenate([edge(mesh, 1, 0.0), edge(mesh, 1, height)])
-    fixed = fem.raw_dofs(fem.nodes_on_facets(V, rollers), components=(1,))
-    F = asm.pressure_load(edge(mesh, 0, 0.0), axis=1)
+    height, dt = 0.02, 0.1e-6
+    V, M, K, fixed, F = p_wave_strip(height=height)
     assert F[0::2].sum() == pytest.approx(height, rel=1e-12)  # 1 Pa over the end: height N/m
-    c_p, _ = wave_speeds(E, NU, RHO)
-    p0, rise, dt = 1e6, 1e-6, 0.1e-6
-    stations = [int(np.argmin(np.hypot(V.node_coords[:, 0] - x, V.node_coords[:, 1] - height / 2))) for x in (0.1, 0.4)]
-    vel = []
-    NewmarkIntegrator(M, K, dt=dt, constrained_dofs=fixed).run(
-        900, force=lambda t: F * p0 * min(t / rise, 1.0),
-        observer=lambda k, t, u, v, a: vel.append(v[2 * np.array(stations)]))
-    vel, times = np.array(vel), dt * np.arange(len(vel))
-    plateau = p0 / (RHO * c_p)
-
-    def half_crossing(y):
-        i = int(np.argmax(y > 0.5 * plateau))
-        return times[i - 1] + (0.5 * plateau - y[i - 1]) / (y[i] - y[i - 1]) * dt
-
-    c = 0.3 / (half_crossing(vel[:, 1]) - half_crossing(vel[:, 0]))
+    integ = NewmarkIntegrator(M, K, dt=dt, constrained_dofs=fixed)
+    c, v_end, plateau, c_p = front_speed(lambda n, p, obs: integ.run(n, force=lambda t: F * p(t), observer=obs),
+                                         V, height, dt=dt)
     print(f"\nP-wave speed: measured {c:.1f} m/s, exact {c_p:.1f} m/s, error {c / c_p - 1:+.2e}")
     # 16 P2 nodes per rise length (c_p * rise / h * 2): dispersion shifts the front by well under 1 %;
     # the issue asks for 3 %
     assert c == pytest.approx(c_p, rel=0.03)
     # after the front's ringing (Gibbs), the particle velocity settles to the impedance value
-    assert vel[-1, 1] == pytest.approx(plateau, rel=0.03)
+    assert v_end == pytest.approx(plateau, rel=0.03)
 
 
 @pytest.mark.parametrize("scheme", ["newmark", "generalized-alpha"])
