@@ -852,19 +852,10 @@ def reduce_to_root(values: np.ndarray, op: str) -> np.ndarray | None:
     return out
 
 
-def global_sum(values) -> np.ndarray:
-    """Element-wise sum over all ranks (every rank gets it)."""
+def all_reduce(values, op: str) -> np.ndarray:
+    """Element-wise ``"sum"``, ``"min"`` or ``"max"`` of an array over all ranks (every rank gets it)."""
     _, _, MPI = _modules()
     values = np.atleast_1d(np.asarray(values, dtype=float))
     out = np.empty_like(values)
-    world().Allreduce(values, out, op=MPI.SUM)
-    return out
-
-
-def global_min(values) -> np.ndarray:
-    """Element-wise minimum over all ranks (every rank gets it)."""
-    _, _, MPI = _modules()
-    values = np.atleast_1d(np.asarray(values, dtype=float))
-    out = np.empty_like(values)
-    world().Allreduce(values, out, op=MPI.MIN)
+    world().Allreduce(values, out, op={"sum": MPI.SUM, "min": MPI.MIN, "max": MPI.MAX}[op])
     return out

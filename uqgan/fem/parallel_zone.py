@@ -98,8 +98,8 @@ def _mesh_file(case: CaseConfig) -> DistributedStructure:
     volumes = backend.owned_cell_volumes(mesh)[own]
     mid = backend.local_cell_midpoints(mesh)[own]
     d = mid.shape[1]
-    sums = backend.global_sum(np.concatenate([(mid * volumes[:, None]).sum(axis=0), [volumes.sum()]]))
-    start = backend.global_min(mid.min(axis=0) if own.size else np.full(d, np.inf))
+    sums = backend.all_reduce(np.concatenate([(mid * volumes[:, None]).sum(axis=0), [volumes.sum()]]), "sum")
+    start = backend.all_reduce(mid.min(axis=0) if own.size else np.full(d, np.inf), "min")
     return DistributedStructure(mesh=mesh, zone_flags=flags,
                                 clamped_facets=backend.tagged_facets(facet_tags, numbers["clamped"]),
                                 loaded_facets=backend.tagged_facets(facet_tags, numbers["loaded"]),
