@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap.sh
 
 bootstrap: $(STAMP)
 
-## demo: run the main job on the built-in default case (10-20 minutes on 2 cores), then the
+## demo: run the main job on the built-in default case (about 8-20 minutes on 2 cores), then the
 ## spine on the 3-D example case simulations/plate3d_hole (a few minutes; ParaView files of one run)
 demo: $(STAMP)
-	@echo "[make] demo: full model, a small campaign, then the whole spine at demo size and the 3-D spine (10-20 min on 2 cores: 18 min measured on a busy machine)"
+	@echo "[make] demo: full model, a small campaign, then the whole spine at demo size and the 3-D spine (8-20 min on 2 cores: 8 min measured from a clean clone with one other job running, 18 min on a busy machine)"
 	$(PY) pipelines/demo.py
 	$(PY) pipelines/spine.py
 	$(PY) pipelines/spine_3d.py
