@@ -18,13 +18,20 @@ def chain(n, *, seed=0):
     rng = np.random.default_rng(seed)
     k = rng.uniform(0.5, 2.0, n - 1)
     m = rng.uniform(0.5, 2.0, n)
+    return sp.diags(m).tocsr(), chain_stiffness(k), m, k
+
+
+def chain_stiffness(k):
+    """Stiffness (CSR) of a chain of ``len(k) + 1`` nodes joined by springs ``k``; for the springs
+    ``k[lo:hi]`` it is the sub-chain of nodes ``lo..hi`` restricted from the whole chain."""
+    n = len(k) + 1
     K = sp.lil_matrix((n, n))
     for e, ke in enumerate(k):
         K[e, e] += ke
         K[e + 1, e + 1] += ke
         K[e, e + 1] -= ke
         K[e + 1, e] -= ke
-    return sp.diags(m).tocsr(), K.tocsr(), m, k
+    return K.tocsr()
 
 
 def test_average_acceleration_matches_its_discrete_exact_solution():
@@ -137,15 +144,9 @@ def test_prescribed_boundary_reproduces_full_chain_exactly():
     # with the boundary nodes' masses split as the springs are (here: lumped masses at the nodes,
     # the boundary nodes are prescribed so their mass rows never enter the interior equations)
     ns = hi - lo + 1
-    Ks = sp.lil_matrix((ns, ns))
-    for e in range(lo, hi):
-        i = e - lo
-        Ks[i, i] += k[e]
-        Ks[i + 1, i + 1] += k[e]
-        Ks[i, i + 1] -= k[e]
-        Ks[i + 1, i] -= k[e]
+    Ks = chain_stiffness(k[lo:hi])
     Ms = sp.diags(m[lo:hi + 1]).tocsr()
-    sub = NewmarkIntegrator(Ms, Ks.tocsr(), dt=0.2, constrained_dofs=[0, ns - 1])
+    sub = NewmarkIntegrator(Ms, Ks, dt=0.2, constrained_dofs=[0, ns - 1])
     sub_hist = []
     sub.run(300, prescribed=lambda kk, t: history[kk, [lo, hi]],
             observer=lambda kk, t, u, v, a: sub_hist.append(u.copy()))
