@@ -22,6 +22,7 @@ import numpy as np
 
 from ._base import Generator, GeneratorError
 from ._kriging import KrigingMean
+from ._neighbours import NeighbourRule
 
 __all__ = ["COVARIANCES", "KrigingGaussian", "KrigingResample", "PCAGaussian"]
 
@@ -273,23 +274,12 @@ class KrigingGaussian(_GaussianGenerator):
         kind = self.config.get("covariance", "pooled")
         if kind == "pooled":
             return super()._sample(c, rng)
-        from scipy.spatial import cKDTree
-
         mean = self.mean_coefficients(c)
-        k = min(self.config["local_points"], self.local_conditions.shape[0])
-        ell = np.ones(c.shape[1]) if self.local_length_scales is None else self.local_length_scales
-        _, nearest = cKDTree(self.local_conditions / ell).query(np.asarray(c, dtype=float) / ell, k=k)
-        nearest = np.asarray(nearest).reshape(c.shape[0], k)
+        rule = NeighbourRule(self.local_conditions, self.local_offsets, self.local_length_scales,
+                             self.config["local_points"])
         if kind == "resample":
-            # one residual per row, uniform over the N residuals of its k points: pick the point with
-            # probability n_j / N, then one of its n_j residuals
-            sizes = np.diff(self.local_offsets)[nearest]  # (m, k)
-            u = rng.random(c.shape[0]) * sizes.sum(axis=1)
-            slot = np.minimum((u[:, None] >= np.cumsum(sizes, axis=1)).sum(axis=1), k - 1)
-            rows = np.arange(c.shape[0])
-            before = np.cumsum(sizes, axis=1)[rows, slot] - sizes[rows, slot]
-            within = np.minimum(np.floor(u - before).astype(np.int64), sizes[rows, slot] - 1)
-            return mean + self.local_residuals[self.local_offsets[nearest[rows, slot]] + within]
+            return mean + self.local_residuals[rule.draw(c, rng)]
+        nearest = rule.nearest(c)
         out = np.empty_like(mean)
         for i, pts in enumerate(nearest):  # rows with the same neighbours could share a matmul; cheap either way
             r = np.concatenate([self.local_residuals[self.local_offsets[j]:self.local_offsets[j + 1]] for j in pts])

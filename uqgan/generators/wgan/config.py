@@ -23,7 +23,7 @@ __all__ = ["ACTIVATIONS", "ARCHITECTURES", "RESIDUALS", "WGANClipConfig", "WGANC
 
 ACTIVATIONS = ("leaky_relu", "silu")
 ARCHITECTURES = ("mlp", "conv1d")
-RESIDUALS = ("deviations", "replicate", "kriging")
+RESIDUALS = ("deviations", "neighbours", "replicate", "kriging")
 
 
 def _rule(check: Callable[[Any], bool], rule: str):
@@ -158,7 +158,8 @@ class _AdversarialConfig(_Settings):
     critic_layer_norm: bool = False
     residuals: Annotated[str, _rule(lambda v: v in RESIDUALS,
                                     "must be 'deviations' (every run's deviation from the kriging mean, learnt "
-                                    "given c), 'replicate' (a correction of the pooled Gaussian, trained on the "
+                                    "given c), 'neighbours' (the same, generated from a neighbouring run's "
+                                    "deviation), 'replicate' (a correction of the pooled Gaussian, trained on the "
                                     "deviations from each point's replicate mean) or 'kriging' (the same correction "
                                     "trained on z - m(c))")] = "deviations"
     gan_dims: Annotated[_Int | None, _rule(lambda v: v is None or v >= 1,
@@ -192,10 +193,17 @@ class _AdversarialConfig(_Settings):
         if self.base == "mean" and self.latent_dim < 1:
             raise ValueError(f"latent_dim={self.latent_dim!r}: must be >= 1 with base='mean' (η is the only noise; "
                              "use at least the number of POD coefficients)")
-        if self.residuals != "deviations" and self.gan_dims is not None:
-            raise ValueError(f"gan_dims={self.gan_dims!r}: only residuals='deviations' works in a reduced space; "
-                             "leave gan_dims None")
-        if self.residuals == "deviations" and self.architecture == "conv1d":
+        whitened = self.residuals in ("deviations", "neighbours")
+        if not whitened and self.gan_dims is not None:
+            raise ValueError(f"gan_dims={self.gan_dims!r}: only residuals='deviations' or 'neighbours' work in a "
+                             "reduced space; leave gan_dims None")
+        if self.residuals == "neighbours" and self.base != "gaussian":
+            raise ValueError(f"base={self.base!r}: residuals='neighbours' adds the generator's output to a "
+                             "neighbouring run's deviation; use base='gaussian'")
+        if self.residuals == "neighbours" and (self.mean_penalty or 0) > 0:
+            raise ValueError(f"mean_penalty={self.mean_penalty!r}: the deviations' conditional mean is part of their "
+                             "law; use mean_penalty 0 (or None) with residuals='neighbours'")
+        if whitened and self.architecture == "conv1d":
             raise ValueError("architecture='conv1d': the 1-D convolutions work on histories through the POD "
                              "projection, not on whitened deviations; use residuals='replicate' with it")
         self.train_config()  # the training settings are checked by their own model
@@ -206,7 +214,7 @@ class _AdversarialConfig(_Settings):
         """``steps``, or its default: 3000 when learning the deviations, 2000 for the correction."""
         if self.steps is not None:
             return self.steps
-        return 3000 if self.residuals == "deviations" else 2000
+        return 3000 if self.residuals in ("deviations", "neighbours") else 2000
 
     @property
     def resolved_lr(self) -> float:
@@ -217,7 +225,7 @@ class _AdversarialConfig(_Settings):
             return float(self.lr)
         if self.loss == "clip":
             return 5e-5
-        return 5e-4 if self.residuals == "deviations" else 1e-4
+        return 5e-4 if self.residuals in ("deviations", "neighbours") else 1e-4
 
     @property
     def resolved_mean_penalty(self) -> float:
@@ -225,7 +233,7 @@ class _AdversarialConfig(_Settings):
         c is part of their law), 100 for the correction of the pooled Gaussian."""
         if self.mean_penalty is not None:
             return float(self.mean_penalty)
-        return 0.0 if self.residuals == "deviations" else 100.0
+        return 0.0 if self.residuals in ("deviations", "neighbours") else 100.0
 
     def train_config(self) -> WGANTrainConfig:
         """The training loop's settings (``lr`` fills whichever of ``lr_critic`` / ``lr_generator`` is None)."""

@@ -42,7 +42,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..._lazy import require
-from .._base import Generator
+from .._base import Generator, GeneratorError
+from .._neighbours import NeighbourRule
 from ..gaussian import KrigingGaussian
 from .config import WGANClipConfig, WGANConfig, parse_config
 from .networks import ConvCorrection, ConvCritic, Critic, ResidualGenerator, _PODMap
@@ -149,6 +150,12 @@ class WGANGP(Generator):
         self.deviation_mean: np.ndarray | None = None  # (k,) μ, residuals="deviations"
         self.deviation_map: np.ndarray | None = None  # (k, k) A: d = μ + A w, w whitened
         self.beats_start: bool | None = None
+        # residuals="neighbours": the training runs' whitened deviations (n, k), parameters (n, p), grouped by
+        # design point (rows offsets[j]:offsets[j + 1] of point j)
+        self.neighbour_deviations: np.ndarray | None = None
+        self.neighbour_conditions: np.ndarray | None = None
+        self.neighbour_offsets: np.ndarray | None = None
+        self._run_point: np.ndarray | None = None  # (n,) each training row's point index (training only)
 
     # --------------------------------------------------------------------------------------------
     @property
@@ -173,9 +180,15 @@ class WGANGP(Generator):
         o = self.options
         net = ResidualGenerator(k=k, p=p, latent_dim=o.latent_dim, base=o.base, hidden=o.hidden, layers=o.layers,
                                 activation=o.activation, generator=generator, pod_map=self._pod_map(),
-                                conv_channels=o.conv_channels, conv_layers=o.conv_layers)
-        net.set_cholesky(np.eye(k) if self.options.residuals == "deviations" else self.residual_cholesky)
+                                conv_channels=o.conv_channels, conv_layers=o.conv_layers,
+                                instance_dim=p if o.residuals == "neighbours" else 0)
+        net.set_cholesky(np.eye(k) if self._whitened else self.residual_cholesky)
         return net
+
+    @property
+    def _whitened(self) -> bool:
+        """Whether the GAN works on the whitened deviations (``residuals`` "deviations" or "neighbours")."""
+        return self.options.residuals in ("deviations", "neighbours")
 
     def _build_critic(self, k: int, p: int, *, generator: torch.Generator) -> torch.nn.Module:
         o = self.options
@@ -210,14 +223,15 @@ class WGANGP(Generator):
             cv = self.prep.condition({n: validation[n].values for n in self.prep.parameter_names})
             rv = self._real_target(zv - self.mean_coefficients(cv))
             groups = validation["point"].values if "point" in validation.coords else np.arange(zv.shape[0])
-            select, held = _split_validation(groups, independent=o.residuals == "deviations")
+            select, held = _split_validation(groups, independent=self._whitened)
             validate = EnergyValidator(rv[select], cv[select], groups[select], noise_dim=self.network.noise_dim,
                                        n_fake=o.validation_samples,
-                                       generator=torch.Generator().manual_seed(_seed63(s_val)))
+                                       generator=torch.Generator().manual_seed(_seed63(s_val)),
+                                       noise=self._fixed_noise(s_val, 2))
             test = (rv[held], cv[held], groups[held], bool(np.any(held & ~select)))
         logger.info("%s: training on %d samples (%d coefficients, %d learnt adversarially, %d parameters) on %s",
                     self.name, z.shape[0], k, k_gan, p, device)
-        result = train_wgan(self.network, critic, residual, c_train, o.train_config(),
+        result = train_wgan(self.network, critic, residual, c_train, o.train_config(), noise=self._training_noise(),
                             torch_generator=torch.Generator().manual_seed(_seed63(s_noise)),
                             rng=np.random.default_rng(s_data), validate=validate, directory=directory, resume=resume,
                             device=device, seed=o.seed, model_config={"generator": self.name, **self.config},
@@ -225,7 +239,7 @@ class WGANGP(Generator):
         self.network.eval()
         self.training_summary = {**result.to_dict(), "device": device, "gan_dims": k_gan,
                                  "directory": str(directory) if directory is not None else None}
-        if o.residuals == "deviations":
+        if self._whitened:
             self.training_summary["start_test"] = self._test_against_start(start, result.best_step, test, s_val)
             self.beats_start = self.training_summary["start_test"]["beats_start"]
         if directory is not None and result.steps > 0:
@@ -262,7 +276,7 @@ class WGANGP(Generator):
         seed = _seed63(np.random.SeedSequence(seeds.entropy, spawn_key=(*seeds.spawn_key, 1)))
         validator = EnergyValidator(real[keep], cond[keep], groups[keep], noise_dim=self.network.noise_dim,
                                     n_fake=self.options.validation_samples,
-                                    generator=torch.Generator().manual_seed(seed))
+                                    generator=torch.Generator().manual_seed(seed), noise=self._fixed_noise(seeds, 3))
         kept = {name: v.detach().clone() for name, v in self.network.state_dict().items()}
         ed_kept = validator.point_distances(self.network)
         self.network.load_state_dict(start)
@@ -273,13 +287,14 @@ class WGANGP(Generator):
         out.update(p_value=p, energy_distance_start=float(ed_start.mean()), energy_distance_kept=float(ed_kept.mean()),
                    beats_start=bool(best_step > 0 and p < 0.05))
         what = "beats" if out["beats_start"] else "does NOT beat"
-        out["message"] = (f"{self.name}: the kept generator (step {best_step}) {what} its untrained start (the "
-                          f"Gaussian of the deviations) on {n_points} held-out validation points: energy distance "
+        start_law = self._start_law()
+        out["message"] = (f"{self.name}: the kept generator (step {best_step}) {what} its untrained start ("
+                          f"{start_law}) on {n_points} held-out validation points: energy distance "
                           f"{out['energy_distance_kept']:.4g} vs {out['energy_distance_start']:.4g}, paired "
                           f"Wilcoxon p = {p:.3g}" + ("" if independent else " (the same points chose the step)"))
         if not out["beats_start"]:
-            out["message"] += ("; its law is then no better than the Gaussian of the deviations: compare it with "
-                               "kriging-gaussian and kriging-resample (uqgan evaluate) before using it")
+            out["message"] += (f"; its law is then no better than {start_law}: compare it with kriging-gaussian and "
+                               "kriging-resample (uqgan evaluate) before using it")
         return self._say(out)
 
     def _say(self, out: dict) -> dict:
@@ -289,7 +304,7 @@ class WGANGP(Generator):
     def _real_target(self, d: np.ndarray) -> np.ndarray:
         """Deviations ``(n, k)`` from the kriging mean -> what the GAN learns: the leading ``gan_dims``
         whitened coefficients ``w = Λ^(-1/2) Vᵀ (d − μ)`` (``residuals="deviations"``), else ``d``."""
-        if self.options.residuals != "deviations":
+        if not self._whitened:
             return d
         w = np.linalg.solve(self.deviation_map, (d - self.deviation_mean).T).T
         return w[:, : self.network.k if self.network is not None else self._gan_dims(d.shape[1])]
@@ -303,13 +318,17 @@ class WGANGP(Generator):
         ``"deviations"``: every run's ``d = z − m(c)``; ``μ`` their mean and ``Σ = V Λ Vᵀ`` their
         covariance (eigenvalues descending, floored at 1e-12 of the largest), ``A = V Λ^(1/2)``; the GAN
         learns the leading ``gan_dims`` of ``w = A⁻¹ (d − μ)``, the rest stay standard normal."""
-        if self.options.residuals == "deviations":
+        if self._whitened:
             d = z - self.mean_coefficients(c)
             self.deviation_mean = d.mean(axis=0)
             lam, vec = np.linalg.eigh(np.atleast_2d(np.cov(d, rowvar=False)))
             lam, vec = lam[::-1], vec[:, ::-1]
             lam = np.maximum(lam, 1e-12 * max(lam[0], np.finfo(float).tiny))
             self.deviation_map = vec * np.sqrt(lam)
+            if self.options.residuals == "neighbours":
+                order = np.argsort(points, kind="stable")  # grouped by design point, as the rule wants them
+                self._set_neighbours(self._real_target_all(d[order]), c[order], points[order])
+                return self._real_target(d[order]), c[order]
             return self._real_target(d), c
         if self.options.residuals == "replicate":
             _, inverse, counts = np.unique(points, return_inverse=True, return_counts=True)
@@ -324,11 +343,81 @@ class WGANGP(Generator):
                            "kriging mean (residuals='kriging'); generate replicates for a clean residual", self.name)
         return z - self.mean_coefficients(c), c
 
+    # ---- residuals="neighbours": the instance conditioning ----------------------------------------
+    def _real_target_all(self, d: np.ndarray) -> np.ndarray:
+        """All ``k`` whitened coefficients ``w = A⁻¹ (d − μ)`` of deviations ``(n, k)``."""
+        return np.linalg.solve(self.deviation_map, (d - self.deviation_mean).T).T
+
+    def _set_neighbours(self, w: np.ndarray, c: np.ndarray, points: np.ndarray) -> None:
+        _, first, inverse = np.unique(points, return_index=True, return_inverse=True)
+        if first.size < 2:
+            raise GeneratorError(f"{self.name} with residuals='neighbours' needs two or more training design points "
+                                 f"(the training data has {first.size}): generate more points or use "
+                                 "residuals='deviations'")
+        self.neighbour_deviations, self.neighbour_conditions = w, c
+        self.neighbour_offsets = np.append(np.sort(first), w.shape[0])
+        self._run_point = inverse
+
+    def _neighbour_rule(self) -> NeighbourRule:
+        starts = self.neighbour_offsets[:-1]
+        return NeighbourRule(self.neighbour_conditions[starts], self.neighbour_offsets,
+                             self.gaussian.kriging.length_scales(), self.options.local_points)
+
+    def _instance(self, rows: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """``[w_j (leading network.k), c_j − c]`` ``(m, k_gan + p)``: the generator's input for neighbour runs
+        ``rows`` carried over to ``c``."""
+        return np.column_stack([self.neighbour_deviations[rows, : self.network.k], self.neighbour_conditions[rows] - c])
+
+    def _training_noise(self):
+        """The trainer's noise for ``residuals="neighbours"`` (None otherwise): a fake that faces the real
+        run ``i`` starts from a run of one of the ``local_points`` design points nearest to ``c_i``, ``i``'s
+        own point left out (at a new ``c`` no run of ``c`` itself exists), and draws fresh η."""
+        if self.options.residuals != "neighbours":
+            return None
+        rule, cond = self._neighbour_rule(), self.neighbour_conditions
+
+        def noise(idx, rng, torch_generator):
+            rows = rule.draw_others(self._run_point[idx], rng)
+            inst = torch.from_numpy(self._instance(rows, cond[idx])).float()
+            eta = torch.randn(idx.size, self.network.latent_dim, generator=torch_generator)
+            return torch.cat([inst, eta], dim=1)
+
+        return noise
+
+    def _fixed_noise(self, seeds: np.random.SeedSequence, key: int):
+        """The validator's fixed noise for ``residuals="neighbours"`` (None otherwise): neighbour runs of
+        the validation conditions and η, from a stream of its own."""
+        if self.options.residuals != "neighbours":
+            return None
+        rule = self._neighbour_rule()
+        ss = np.random.SeedSequence(seeds.entropy, spawn_key=(*seeds.spawn_key, key))
+
+        def noise(cond):
+            rng = np.random.default_rng(ss)
+            rows = rule.draw(cond, rng)
+            tg = torch.Generator().manual_seed(_seed63(ss))
+            eta = torch.randn(cond.shape[0], self.network.latent_dim, generator=tg)
+            return torch.cat([torch.from_numpy(self._instance(rows, cond)).float(), eta], dim=1)
+
+        return noise
+
+    def _start_law(self) -> str:
+        """What the untrained generator samples, for messages."""
+        if self.options.residuals == "neighbours":
+            return "kriging-resample's law: a neighbouring run's deviation carried over"
+        return "the Gaussian of the deviations"
+
     def _sample(self, c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.network is None or self.residual_cholesky is None:
             raise RuntimeError(f"{self.name} is not fitted: call fit(dataset) or load a saved model")
         c = np.asarray(c, dtype=float)
         mean = self.mean_coefficients(c)
+        if self.options.residuals == "neighbours":
+            rows = self._neighbour_rule().draw(c, rng)
+            kg = self.network.k
+            w = self.neighbour_deviations[rows].copy()
+            w[:, :kg] += self._correction(c, self._instance(rows, c), rng)
+            return mean + self.deviation_mean + w @ self.deviation_map.T
         deviations = self.options.residuals == "deviations"
         if deviations or self.network.base == "gaussian":  # ε first, from the rng, as kriging-gaussian draws it
             eps = rng.standard_normal(mean.shape)
@@ -343,7 +432,8 @@ class WGANGP(Generator):
         return mean + self.deviation_mean + w @ self.deviation_map.T
 
     def _correction(self, c: np.ndarray, eps: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-        """``G([ε, η], c)`` ``(m, network.k)`` in float64, η from a torch generator seeded by ``rng``."""
+        """``G([ε, η], c)`` ``(m, network.k)`` in float64, η from a torch generator seeded by ``rng``
+        (``eps`` is every input before η: ``[w_j, c_j − c]`` for ``residuals="neighbours"``)."""
         tg = torch.Generator().manual_seed(int(rng.integers(2**63)))
         device = next(self.network.parameters()).device
         chunk = SAMPLE_CHUNK
@@ -372,6 +462,9 @@ class WGANGP(Generator):
             raise RuntimeError(f"{self.name} is not fitted: nothing to save")
         dev = ({} if self.deviation_map is None else
                {"deviation_mean": self.deviation_mean, "deviation_map": self.deviation_map})
+        if self.neighbour_deviations is not None:
+            dev.update(neighbour_deviations=self.neighbour_deviations, neighbour_conditions=self.neighbour_conditions,
+                       neighbour_offsets=self.neighbour_offsets)
         return {**self.gaussian._state(), **dev,
                 **{f"wgan.{k}": v.detach().cpu().numpy() for k, v in self.network.state_dict().items()}}
 
@@ -380,9 +473,12 @@ class WGANGP(Generator):
 
     def _restore(self, arrays: dict[str, np.ndarray], meta: dict, *, directory: Path) -> None:
         self.gaussian.prep, self.gaussian.split = self.prep, self.split
-        self.gaussian._restore({k: v for k, v in arrays.items() if not k.startswith(("wgan.", "deviation_"))}, meta,
-                               directory=directory)
+        self.gaussian._restore({k: v for k, v in arrays.items()
+                                if not k.startswith(("wgan.", "deviation_", "neighbour_"))}, meta, directory=directory)
         self.deviation_mean, self.deviation_map = arrays.get("deviation_mean"), arrays.get("deviation_map")
+        if "neighbour_deviations" in arrays:
+            self.neighbour_deviations = arrays["neighbour_deviations"]
+            self.neighbour_conditions, self.neighbour_offsets = arrays["neighbour_conditions"], arrays["neighbour_offsets"]
         info = meta["wgan"]["network"]
         self.network = self._build_network(int(info["k"]), int(info["p"]), generator=torch.Generator())
         state = {k.removeprefix("wgan."): torch.from_numpy(np.ascontiguousarray(v))

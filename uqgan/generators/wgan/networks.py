@@ -217,7 +217,10 @@ class ResidualGenerator(nn.Module):
     """The residual ``r = L ε + G([ε, η], c)`` (``base="gaussian"``) or ``G(η, c)`` (``base="mean"``).
 
     ``forward(noise, c)`` takes ``noise = [ε, η]`` ``(B, noise_dim)`` and ``c`` ``(B, p)`` and returns
-    ``(B, k)``; ``correction(noise, c)`` is ``G`` alone. ``L`` is a non-persistent buffer set by
+    ``(B, k)``; ``correction(noise, c)`` is ``G`` alone. With ``instance_dim`` > 0 (``base="gaussian"``)
+    the noise is ``[ε, h, η]``: ``h`` ``(B, instance_dim)`` is more input for ``G`` that the output does
+    not add (the instance conditioning of ``residuals="neighbours"``: ``ε`` a neighbour's whitened
+    deviation, ``h`` how far its parameters lie from ``c``). ``L`` is a non-persistent buffer set by
     :meth:`set_cholesky` (the generator stores it with the kriging-Gaussian state).
 
     ``G`` is a :class:`FiLMMLP` on the coefficients (``pod_map=None``) or, given the fixed POD maps,
@@ -226,10 +229,11 @@ class ResidualGenerator(nn.Module):
 
     def __init__(self, *, k: int, p: int, latent_dim: int, base: str, hidden: int, layers: int,
                  activation: str, generator: torch.Generator, pod_map: _PODMap | None = None,
-                 conv_channels: int = 32, conv_layers: int = 3):
+                 conv_channels: int = 32, conv_layers: int = 3, instance_dim: int = 0):
         super().__init__()
         self.k, self.p, self.latent_dim, self.base = k, p, latent_dim, base
-        self.noise_dim = (k if base == "gaussian" else 0) + latent_dim
+        self.instance_dim = instance_dim
+        self.noise_dim = (k + instance_dim if base == "gaussian" else 0) + latent_dim
         if pod_map is None:
             self.net = FiLMMLP(self.noise_dim, p, k, hidden=hidden, layers=layers, activation=activation,
                                conditioning="film", zero_last=base == "gaussian", generator=generator)
@@ -242,6 +246,8 @@ class ResidualGenerator(nn.Module):
         self.cholesky = torch.as_tensor(np.asarray(chol), dtype=torch.float32, device=self.cholesky.device)
 
     def correction(self, noise, c):
+        if self.instance_dim:  # G sees the neighbour and how far it is carried, not where: c_j − c for c
+            c = noise[:, self.k:self.k + self.instance_dim]
         return self.net(noise, c)
 
     def forward(self, noise, c):

@@ -164,10 +164,12 @@ class EnergyValidator:
     noise_dim : the generator's noise width
     n_fake : generated samples per point
     generator : torch.Generator for the fixed noise (keyword-only)
+    noise : ``noise(cond) -> (m, noise_dim)`` tensor for the generated rows' conditions ``(m, p)``, in
+        place of standard normal noise (keyword-only; e.g. a neighbour's deviation and fresh η)
     """
 
     def __init__(self, real: np.ndarray, cond: np.ndarray, groups: np.ndarray, *, noise_dim: int, n_fake: int = 64,
-                 generator: torch.Generator):
+                 generator: torch.Generator, noise: Callable[[np.ndarray], Any] | None = None):
         import torch
 
         real, cond, groups = np.asarray(real, dtype=float), np.asarray(cond, dtype=float), np.asarray(groups)
@@ -176,7 +178,8 @@ class EnergyValidator:
         self.n_fake = int(n_fake)
         self.point_cond = cond[first]
         self.cond = torch.as_tensor(np.repeat(self.point_cond, self.n_fake, axis=0), dtype=torch.float32)
-        self.noise = torch.randn(ids.size * self.n_fake, noise_dim, generator=generator)
+        self.noise = (torch.randn(ids.size * self.n_fake, noise_dim, generator=generator) if noise is None
+                      else noise(np.repeat(self.point_cond, self.n_fake, axis=0)))
         self.per_point = min(len(r) for r in self.real) >= 2
         self.joint_real = np.concatenate([np.column_stack([cond[groups == g], real[groups == g]]) for g in ids])
 
@@ -268,6 +271,9 @@ class Trainer:
     device : torch device for the models and data (the random draws stay on the CPU)
     seed : recorded in the checkpoints
     model_config : the models' settings (plain JSON-like values), recorded in the checkpoints
+    noise : ``noise(idx, rng, torch_generator) -> (B, noise_dim)`` CPU tensor, the generator's input
+        for the fakes that face the real rows ``idx`` (drawn from the same two random streams, so
+        checkpoints keep the trajectory); None: standard normal noise
 
     Raises
     ------
@@ -279,7 +285,8 @@ class Trainer:
                  torch_generator: torch.Generator, rng: np.random.Generator,
                  validate: Callable[[Any], float] | None = None, directory: str | Path | None = None,
                  resume: bool = False, device: str = "cpu", seed: int | None = None,
-                 model_config: dict[str, Any] | None = None):
+                 model_config: dict[str, Any] | None = None,
+                 noise: Callable[[np.ndarray, np.random.Generator, Any], Any] | None = None):
         import torch
 
         if resume and directory is None:
@@ -291,6 +298,7 @@ class Trainer:
         self.generator, self.critic, self.config = generator, critic, config
         self.torch_generator, self.rng, self.validator = torch_generator, rng, validate
         self.seed, self.model_config = seed, model_config
+        self.noise_fn = noise
         self.device = torch.device(device)
         self.real = torch.from_numpy(real).to(self.device)
         self.cond = torch.from_numpy(cond).to(self.device)
@@ -334,9 +342,12 @@ class Trainer:
     def _batch(self):
         import torch
 
-        idx = torch.from_numpy(self.rng.integers(0, self.real.shape[0], size=self.config.batch_size)).to(self.device)
-        noise = torch.randn(self.config.batch_size, self._noise_dim, generator=self.torch_generator).to(self.device)
-        return idx, noise
+        rows = self.rng.integers(0, self.real.shape[0], size=self.config.batch_size)
+        if self.noise_fn is None:
+            noise = torch.randn(self.config.batch_size, self._noise_dim, generator=self.torch_generator)
+        else:
+            noise = self.noise_fn(rows, self.rng, self.torch_generator)
+        return torch.from_numpy(rows).to(self.device), noise.to(self.device)
 
     def _critic_step(self, j: int) -> str | None:
         """One critic update; a divergence cause or None."""
