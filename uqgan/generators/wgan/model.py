@@ -478,7 +478,8 @@ class WGANGP(Generator):
         self.deviation_mean, self.deviation_map = arrays.get("deviation_mean"), arrays.get("deviation_map")
         if "neighbour_deviations" in arrays:
             self.neighbour_deviations = arrays["neighbour_deviations"]
-            self.neighbour_conditions, self.neighbour_offsets = arrays["neighbour_conditions"], arrays["neighbour_offsets"]
+            self.neighbour_conditions = arrays["neighbour_conditions"]
+            self.neighbour_offsets = arrays["neighbour_offsets"]
         info = meta["wgan"]["network"]
         self.network = self._build_network(int(info["k"]), int(info["p"]), generator=torch.Generator())
         state = {k.removeprefix("wgan."): torch.from_numpy(np.ascontiguousarray(v))
