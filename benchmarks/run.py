@@ -152,9 +152,11 @@ def _training_child(quick: bool) -> dict:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
     for device in devices:
-        # the default model (the law of the runs' deviations, all POD coefficients) and the correction of
-        # the pooled Gaussian (residuals="replicate"); steps/s from the trainer's own clock (no kriging fit)
-        for residuals, batch in (("deviations", 64), ("deviations", 4096), ("replicate", 64)):
+        # the default model (the instance-conditioned law of the runs' deviations, all POD coefficients),
+        # the deviations' law from a Gaussian start and the correction of the pooled Gaussian
+        # (residuals="replicate"); steps/s from the trainer's own clock (no kriging fit)
+        for residuals, batch in (("neighbours", 64), ("neighbours", 4096), ("deviations", 64),
+                                 ("replicate", 64)):
             steps = 10 if quick else 30
             gen = make_generator("wgan-gp", steps=steps, batch_size=batch, device=device, seed=0, log_every=10**6,
                                  checkpoint_every=10**6, residuals=residuals)

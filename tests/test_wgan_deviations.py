@@ -25,7 +25,7 @@ from uqgan.generators import Generator, make_generator  # noqa: E402
 
 # tiny networks and data: each fit below takes about a second on one busy core
 TINY = dict(hidden=16, layers=2, latent_dim=3, batch_size=16, n_critic=2, k_individual=2, n_restarts=0,
-            validation_samples=16, device="cpu", seed=3)
+            validation_samples=16, device="cpu", seed=3, residuals="deviations")
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,7 @@ def test_trained_gan_beats_the_gaussian_of_the_deviations_on_a_bimodal_law():
     ds = synthetic_bc_dataset("bimodal", n_points=120, replicates=5, seed=0, **kw)
     pts, draw, rng = held_out_truth("bimodal", m=8, n=100, seed=123, **kw)
     truth = draw(rng)
-    opts = dict(validation_fraction=0.2, device="cpu", seed=0)
+    opts = dict(validation_fraction=0.2, device="cpu", seed=0, residuals="deviations")
     gan = make_generator("wgan-gp", **opts).fit(ds)
     start = make_generator("wgan-gp", steps=0, **opts).fit(ds)
     a, b = generated(gan, pts, 100, seed=1), generated(start, pts, 100, seed=1)

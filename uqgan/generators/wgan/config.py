@@ -161,7 +161,7 @@ class _AdversarialConfig(_Settings):
                                     "given c), 'neighbours' (the same, generated from a neighbouring run's "
                                     "deviation), 'replicate' (a correction of the pooled Gaussian, trained on the "
                                     "deviations from each point's replicate mean) or 'kriging' (the same correction "
-                                    "trained on z - m(c))")] = "deviations"
+                                    "trained on z - m(c))")] = "neighbours"
     gan_dims: Annotated[_Int | None, _rule(lambda v: v is None or v >= 1,
                                            "must be None (the whole space) or an integer >= 1 (the leading "
                                            "whitened deviation coefficients the GAN learns)")] = None
@@ -218,14 +218,14 @@ class _AdversarialConfig(_Settings):
 
     @property
     def resolved_lr(self) -> float:
-        """``lr``, or its default: Adam 5e-4 when learning the deviations (measured better on held-out
-        data than Gulrajani et al.'s 1e-4, docs/generators.md), 1e-4 for the WGAN-GP correction, 5e-5
-        for weight clipping (Arjovsky et al.)."""
+        """``lr``, or its default: Gulrajani et al.'s Adam 1e-4, except 5e-4 when learning the deviations
+        from a Gaussian start (measured better on held-out data there, docs/generators.md), and 5e-5 for
+        weight clipping (Arjovsky et al.)."""
         if self.lr is not None:
             return float(self.lr)
         if self.loss == "clip":
             return 5e-5
-        return 5e-4 if self.residuals in ("deviations", "neighbours") else 1e-4
+        return 5e-4 if self.residuals == "deviations" else 1e-4
 
     @property
     def resolved_mean_penalty(self) -> float:

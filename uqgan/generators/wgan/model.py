@@ -1,7 +1,22 @@
 """Conditional Wasserstein GANs of the POD coefficients around a kriging mean.
 
-``wgan-gp`` (default, ``residuals="deviations"``) learns the law of the runs' deviations from the
-kriging mean given the parameters, the law that ``kriging-resample`` resamples::
+``wgan-gp`` (default, ``residuals="neighbours"``) is an instance-conditioned GAN (Casanova et al.
+2021) of the runs' deviations from the kriging mean: a draw at ``c`` starts from a real training
+run ``j`` of one of the ``local_points`` design points nearest to ``c`` (the rule of
+``kriging-resample``, :mod:`uqgan.generators._neighbours`) and moves it::
+
+    z = m(c) + μ + A w,   w_{1..g} = w_j,{1..g} + G([w_j,{1..g}, c_j − c, η], c_j − c),
+    w_{g+1..k} = w_j,{g+1..k}
+
+``G`` sees the neighbour's whitened deviation and how far it is carried, not where (its FiLM
+conditioning is ``c_j − c``); its last layer starts at zero, so the untrained model is
+``kriging-resample``'s law draw for draw, and training makes the law continuous. The critic
+``D(w, c)`` sees the whitened deviations with ``c``; in training, the fake facing the real run
+``i`` starts from a neighbour of ``c_i`` with ``i``'s own design point left out (at a new ``c`` no
+run of ``c`` exists). The deviations keep their sharp, coherent features (what drives the zone's
+stress peaks), which a law built from a Gaussian start loses: docs/generators.md measures both.
+
+``residuals="deviations"`` learns the same law from a Gaussian start::
 
     z = m(c) + μ + A w,   w_{1..g} = ε_{1..g} + G([ε_{1..g}, η], c),   w_{g+1..k} = ε_{g+1..k}
 
@@ -30,6 +45,8 @@ References
 ----------
 M. Mirza, S. Osindero, "Conditional generative adversarial nets", arXiv:1411.1784, 2014.
 I. Gulrajani et al., "Improved training of Wasserstein GANs", NeurIPS 2017.
+A. Casanova, M. Careil, J. Verbeek, M. Drozdzal, A. Romero-Soriano, "Instance-conditioned GAN",
+NeurIPS 2021.
 M. Arjovsky, S. Chintala, L. Bottou, "Wasserstein GAN", ICML 2017.
 """
 
@@ -78,21 +95,22 @@ class WGANGP(Generator):
     Options (keyword-only; validated by :class:`~uqgan.generators.wgan.config.WGANConfig`, a bad one
     raises :class:`~uqgan.config.ConfigError` naming it):
 
-    residuals : ``"deviations"`` (default: the law of every run's deviation from the kriging mean,
-        given c), ``"replicate"`` (a correction of the pooled Gaussian trained on each sample minus
+    residuals : ``"neighbours"`` (default: the law of every run's deviation from the kriging mean,
+        given c, generated from a neighbouring run's deviation), ``"deviations"`` (the same law from a
+        Gaussian start), ``"replicate"`` (a correction of the pooled Gaussian trained on each sample minus
         its design point's replicate mean, times ``√(n_p / (n_p − 1))``; points with one replicate
         are left out) or ``"kriging"`` (that correction trained on ``z − m(c)``)
-    gan_dims : with ``"deviations"``, the leading whitened deviation coefficients the GAN learns
-        (None: all; the rest stay standard normal)
-    steps : generator steps (3000 for ``"deviations"``, 2000 otherwise)
+    gan_dims : with ``"neighbours"`` / ``"deviations"``, the leading whitened deviation coefficients
+        the GAN learns (None: all; the rest stay the neighbour's / standard normal)
+    steps : generator steps (3000 for ``"neighbours"`` and ``"deviations"``, 2000 otherwise)
     batch_size : minibatch size (64)
     n_critic : critic steps per generator step (5)
     gp_lambda : gradient-penalty weight λ (10)
-    lr : learning rate of both networks (5e-4 for ``"deviations"``, 1e-4 otherwise); ``lr_critic`` /
+    lr : learning rate of both networks (5e-4 for ``"deviations"``, Gulrajani et al.'s 1e-4 otherwise); ``lr_critic`` /
         ``lr_generator`` override it for one of them (the two time-scale update rule, Heusel et al. 2017)
     betas : Adam's (β1, β2) ((0, 0.9))
     mean_penalty : weight μ of ``μ E_c ‖E[G(ε, η, c) | c]‖²`` in the generator loss (0 for
-        ``"deviations"``, whose conditional mean is part of their law; 100 for the correction),
+        ``"neighbours"`` and ``"deviations"``, whose conditional mean is part of their law; 100 for the correction),
         estimated without bias from two noise draws per condition
         (:func:`~uqgan.generators.wgan.trainer.conditional_mean_penalty`). The real residuals have
         zero mean at every ``c``; with the critic's gradient norm ~1 the two gradients balance at a
@@ -116,13 +134,16 @@ class WGANGP(Generator):
     device : ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``
     num_threads : torch CPU threads while training on the CPU (1; None leaves torch's setting)
     k_individual, n_restarts : the composed kriging-gaussian's options
+    local_points : with ``"neighbours"``, the design points whose runs a draw may start from (3, as
+        ``kriging-resample``)
     pod_energy, max_modes, validation_fraction, seed, registration, arrival_fraction : the shared
         options of :class:`~uqgan.generators.Generator`
 
     ``fit(ds, directory=None, resume=False, show_progress=False)``: ``directory`` receives
     ``checkpoints/``, ``metrics.csv`` and ``training.png``; ``resume`` continues from its newest
     checkpoint. The generator kept is the one with the lowest validation energy distance (the
-    untrained one, the Gaussian of the deviations or kriging-gaussian, competes as step 0).
+    untrained one, kriging-resample's law, the Gaussian of the deviations or kriging-gaussian,
+    competes as step 0).
 
     Attributes
     ----------
@@ -130,10 +151,12 @@ class WGANGP(Generator):
     gaussian : the composed, fitted :class:`~uqgan.generators.gaussian.KrigingGaussian`
     network : the trained :class:`~uqgan.generators.wgan.networks.ResidualGenerator`
     training_summary : what training did (:class:`~uqgan.generators.wgan.trainer.TrainingResult` as a dict,
-        with ``gan_dims`` and, for ``"deviations"``, ``start_test``)
-    deviation_mean, deviation_map : ``μ`` ``(k,)`` and ``A`` ``(k, k)`` (``"deviations"``)
-    beats_start : the paired test's verdict: True (the kept, trained model beats the Gaussian of the
-        deviations, p < 0.05), False (it does not: the message logged says so), None (not tested)
+        with ``gan_dims`` and, for ``"neighbours"`` / ``"deviations"``, ``start_test``)
+    deviation_mean, deviation_map : ``μ`` ``(k,)`` and ``A`` ``(k, k)`` (``"neighbours"``, ``"deviations"``)
+    neighbour_deviations, neighbour_conditions, neighbour_offsets : the training runs' whitened
+        deviations ``(n, k)`` and parameters ``(n, p)``, grouped by design point (``"neighbours"``)
+    beats_start : the paired test's verdict: True (the kept, trained model beats its untrained start,
+        p < 0.05), False (it does not: the message logged says so), None (not tested)
     """
 
     name = "wgan-gp"
