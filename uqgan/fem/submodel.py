@@ -42,11 +42,11 @@ import scipy.sparse as sp
 
 from ..config import CaseConfig
 from ..data.dataset import variables_with_role
-from ..physics.explicit import CentralDifferenceIntegrator, lumped_mass
+from ..physics.explicit import CentralDifferenceIntegrator
 from ..physics.qoi import QOI_SPECS, qoi_specs
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
 from . import _dolfinx as backend
-from .explicit import explicit_integrator, stable_time_step
+from .explicit import case_lumped_mass, explicit_integrator, space_element, stable_time_step
 from .model import ZoneOperators, build_structure, build_zone
 
 __all__ = ["SUBMODEL_SCHEMES", "SubModel", "SubmodelError", "dense_inverse", "solve_submodel"]
@@ -103,7 +103,10 @@ class SubModel:
         t0 = time.perf_counter()
         self.case = case
         structure = build_structure(case)
-        full_space = backend.vector_space(structure.mesh, case.geometry.degree)
+        # the chain's explicit scheme uses the case's explicit space (CJRT with mass_lumping = "cjrt");
+        # "full-model" uses the full model's space, so that it reproduces the full model exactly
+        explicit = scheme == "central-difference" or case.time.scheme == "central-difference"
+        full_space = backend.vector_space(structure.mesh, case.geometry.degree, space_element(case, explicit=explicit))
         self.zone = build_zone(case, structure, full_space)
         self._tol = structure.match_tolerance_m
         self.dim = full_space.dim
@@ -121,7 +124,7 @@ class SubModel:
         #: the zone's central-difference stability limit [s] (nominal E), None with ``scheme="full-model"``
         self.stable_time_step_s = None
         if scheme == "central-difference":
-            self._mass_diagonal = lumped_mass(self.M, case.geometry.degree)
+            self._mass_diagonal = case_lumped_mass(case, self.M)
             self.stable_time_step_s = stable_time_step(case, self.M, self.K, constrained_dofs=self.constrained_dofs,
                                                        mass_diagonal=self._mass_diagonal)
         logger.info("submodel: %d dofs (%d free), %d boundary nodes, scheme %s%s; built in %.2f s", self.n_dofs,
