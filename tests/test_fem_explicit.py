@@ -261,3 +261,26 @@ def test_a_stiff_field_is_refused_and_the_campaign_step_is_advised(caplog):
     with caplog.at_level(logging.WARNING, logger="uqgan.fem.explicit"):
         PlateModel(calm)
     assert "for campaigns" not in caplog.text
+
+
+def test_cjrt_converges_to_newmark_under_refinement():
+    """The small plate (0.4 x 0.1 m) for 120 µs: central differences with the CJRT element at 81 %
+    of its limit (0.3 µs at h = 1 cm) against Newmark with the consistent P2 mass at 0.125 µs,
+    at h = 1 cm and 5 mm (every step halved with h). Their boundary histories differ by the two
+    discretisations' errors, which shrink at least as the time error, O(dt²) = O(h²): measured
+    0.49 % -> 0.10 %, rate 2.3 (HRZ: 0.94 % -> 0.23 %)."""
+    def case(h, scheme, dt):
+        c = {**SMALL, "geometry": {**SMALL["geometry"], "element_size_m": h},
+             "time": {"scheme": scheme, "dt_s": dt, "n_steps": round(120e-6 / dt), "output_stride": round(1.5e-6 / dt),
+                      "mass_lumping": "cjrt" if scheme == "central-difference" else "hrz"}}
+        return CaseConfig.model_validate(c)
+
+    diffs = []
+    for h in (0.01, 0.005):
+        ref = PlateModel(case(h, "newmark", 0.125e-6 * h / 0.01)).solve()
+        sol = PlateModel(case(h, "central-difference", 0.3e-6 * h / 0.01)).solve()
+        diffs.append(np.linalg.norm(sol.u_bc - ref.u_bc) / np.linalg.norm(ref.u_bc))
+    rate = np.log2(diffs[0] / diffs[1])
+    print(f"\nCJRT vs Newmark, small plate: {diffs[0]:.3%} (1 cm), {diffs[1]:.3%} (5 mm), rate {rate:.2f}")
+    assert diffs[0] < 0.01  # within the issue's 1 % already at 1 cm on this plate (measured 0.49 %)
+    assert rate > 2 - 0.15  # at least the second order of the time error, with the style guide's 0.15

@@ -86,7 +86,9 @@ def test_explicit_submodel_on_the_default_case(lumping):
     peak displacement within 0.21 %, peak strain energy within 0.25 %. Bounds: 3 % on the stress,
     inside the 2-5 % by which the explicit full model's own peak stress differs from Newmark's on
     these draws (−3.4, −5.0, −3.9, +2.4, −2.1, +1.1 %); 0.5 % on the others, whose scheme
-    differences are of that size (up to 0.6 % and 1.2 %). 20 s."""
+    differences are of that size (up to 0.6 % and 1.2 %). With ``mass_lumping = "cjrt"`` (the chain's
+    zone in the CJRT space, P2's dispersion accuracy) the stress difference falls to within 0.85 %.
+    20 s each."""
     case = default_case()
     case = case.model_copy(update={"time": case.time.model_copy(update={"mass_lumping": lumping})})
     model, sols = full_runs(case, 6, seed=1)
@@ -95,6 +97,8 @@ def test_explicit_submodel_on_the_default_case(lumping):
     print(f"\ndefault case, explicit submodel ({lumping}) vs Newmark full model: " + ", ".join(
         f"{k} {np.array2string(100 * v, precision=2)} %" for k, v in err.items()))
     assert np.abs(err["peak_von_mises"]).max() < 0.03
+    if lumping == "cjrt":  # measured within 0.85 % (−0.10, +0.85, −0.48, −0.14, −0.36, −0.59 %): HRZ's −2.3 % fails
+        assert np.abs(err["peak_von_mises"]).max() < 0.015
     assert np.abs(err["peak_displacement"]).max() < 0.005
     assert np.abs(err["peak_strain_energy"]).max() < 0.005
 
