@@ -14,7 +14,9 @@ as a time-dependent Dirichlet condition, and the zone is stepped with one of two
   is the output spacing divided by the least integer that brings it below
   ``time_step_fraction`` of the limit, so the stored times are steps. Per step and batch: one
   sparse product with K and one with the zone's von Mises operator, no solve. It differs from the
-  full model by the scheme's discretisation error only (docs/schemes.md measures it).
+  full model by the scheme's discretisation error only (docs/schemes.md measures it). With
+  ``time.mass_lumping = "cjrt"`` its zone is the CJRT space (P2 plus bubble, the same boundary
+  nodes), whatever the full model's scheme.
 
 Fed a history stored every k-th step, it interpolates in time (cubic spline by default;
 docs/submodel.md measures the error).
