@@ -22,8 +22,10 @@ grid (its cost does not depend on where the data came from). With the spine's va
 (results/spine-full or results/spine), also the accuracy side: each generator's bias against the
 full-model reference and the finest CI half-width at which the chain is 20x cheaper.
 
-schemes: the default plate with Newmark (dt 0.5 µs, 600 steps) and with explicit central
-differences (dt 0.1875 µs, 1600 steps: stable for 99.9 % of the random field's draws; docs/schemes.md): the
+schemes: the default plate with Newmark (dt 0.5 µs, 600 steps), with explicit central
+differences (dt 0.1875 µs, 1600 steps: stable for 99.9 % of the random field's draws; docs/schemes.md), and
+with central differences on the CJRT element (time.mass_lumping = "cjrt", dt 0.15 µs, 2000 steps, the
+same margin under its 0.369 µs limit; its chain's submodel is CJRT too): the
 full model's ms per step and seconds per sample (new material field), the Monte Carlo chain's
 (kriging-gaussian on synthetic histories, the batched submodel, statistics) ms per sample with the
 case's default submodel (central differences at the zone's own step) and with the full model's
@@ -273,7 +275,10 @@ def _schemes_child(quick: bool) -> dict:
     from uqgan.physics.blockops import numba_available
 
     rows = []
-    for case in (default_case(), _explicit_case(default_case())):
+    explicit = _explicit_case(default_case())
+    cjrt = explicit.model_copy(update={"time": explicit.time.model_copy(update={
+        "mass_lumping": "cjrt", "dt_s": 0.15e-6, "n_steps": 2000, "output_stride": 10})})
+    for case in (default_case(), explicit, cjrt):
         load0 = os.getloadavg()[0]
         model = PlateModel(case)
         model.solve()
@@ -282,7 +287,8 @@ def _schemes_child(quick: bool) -> dict:
         chain = _chain_seconds(case, 256 if quick else 1024)
         exact = case.model_copy(update={"submodel": case.submodel.model_copy(update={"scheme": "full-model"})})
         chain_exact = _chain_seconds(exact, 256 if quick else 1024)
-        rows.append({"scheme": case.time.scheme, "dofs": model.n_dofs, "dt_s": case.time.dt_s,
+        rows.append({"scheme": case.time.scheme, "mass_lumping": case.time.mass_lumping, "dofs": model.n_dofs,
+                     "dt_s": case.time.dt_s,
                      "time_steps": case.time.n_steps, "stable_dt_s": getattr(model, "stable_time_step_s", None),
                      "ms_per_step": 1e3 * same / case.time.n_steps, "full_s_per_sample": full,
                      "chain_submodel_scheme": case.submodel.scheme, "chain_s_per_sample": chain,
@@ -414,12 +420,13 @@ def main(argv=None) -> int:
     if args.only in (None, "schemes"):
         r = _run_in_child("--child-schemes", *(["--quick"] if args.quick else []))
         print("Time schemes, default plate: full model and Monte Carlo chain per sample (docs/schemes.md)")
-        print(f"{'scheme':>18} {'dt [us]':>7} {'steps':>5} {'stable dt [us]':>14} {'full ms/step':>12} "
+        print(f"{'scheme':>23} {'dt [us]':>7} {'steps':>5} {'stable dt [us]':>14} {'full ms/step':>12} "
               f"{'full s/sample':>13} {'chain ms/sample':>15} {'saving':>7} {'exact chain ms':>14} {'saving':>7} "
               f"{'load':>5}")
         for row in r["rows"]:
             stable = "-" if row["stable_dt_s"] is None else f"{row['stable_dt_s'] * 1e6:.3f}"
-            print(f"{row['scheme']:>18} {row['dt_s'] * 1e6:7.3f} {row['time_steps']:5d} {stable:>14} "
+            label = row["scheme"] + (" cjrt" if row.get("mass_lumping") == "cjrt" else "")
+            print(f"{label:>23} {row['dt_s'] * 1e6:7.3f} {row['time_steps']:5d} {stable:>14} "
                   f"{row['ms_per_step']:12.2f} {row['full_s_per_sample']:13.3f} "
                   f"{1e3 * row['chain_s_per_sample']:15.1f} {row['saving']:6.0f}x "
                   f"{1e3 * row['chain_exact_s_per_sample']:14.1f} {row['saving_exact']:6.0f}x "

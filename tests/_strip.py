@@ -10,9 +10,9 @@ from uqgan.physics.material import wave_speeds
 E, NU, RHO = 210e9, 0.3, 7850.0  # steel
 
 
-def strip(length, height, nx, ny, degree):
+def strip(length, height, nx, ny, degree, element="lagrange"):
     mesh = fem.rectangle_mesh(length, height, nx, ny)
-    V = fem.vector_space(mesh, degree)
+    V = fem.vector_space(mesh, degree, element)
     asm = fem.Assembler(V, density_kg_m3=RHO, poisson_ratio=NU)
     return mesh, V, asm, asm.mass(), asm.stiffness(E)
 
@@ -21,10 +21,11 @@ def edge(mesh, axis, value):
     return fem.boundary_facets(mesh, lambda x: np.abs(x[axis] - value) < 1e-9)
 
 
-def p_wave_strip(length=0.6, height=0.02, h=0.005):
-    """A P2 strip on rollers (u_y = 0 on its long edges), so that it is in uniaxial strain, and the
-    load vector of a unit pressure [Pa] on its left end: ``(V, M, K, fixed dofs, F)``."""
-    mesh, V, _asm, M, K = strip(length, height, round(length / h), round(height / h), 2)
+def p_wave_strip(length=0.6, height=0.02, h=0.005, element="lagrange"):
+    """A P2 (or CJRT, ``element="cjrt"``) strip on rollers (u_y = 0 on its long edges), so that it is
+    in uniaxial strain, and the load vector of a unit pressure [Pa] on its left end:
+    ``(V, M, K, fixed dofs, F)``."""
+    mesh, V, _asm, M, K = strip(length, height, round(length / h), round(height / h), 2, element)
     rollers = np.concatenate([edge(mesh, 1, 0.0), edge(mesh, 1, height)])
     fixed = fem.raw_dofs(fem.nodes_on_facets(V, rollers), components=(1,))
     return V, M, K, fixed, _asm.pressure_load(edge(mesh, 0, 0.0), axis=1)

@@ -102,6 +102,13 @@ def test_lumped_mass_keeps_the_total_and_is_positive():
     assert m[1] == pytest.approx(16 / 24 * h, rel=1e-14)
     assert m[0] == pytest.approx(4 / 24 * h, rel=1e-14)
     np.testing.assert_allclose(lumped_mass(sp.diags([1.0, 2.0]), degree=1), [1.0, 2.0])
+    # "cjrt" takes row sums (for the CJRT element they are its quadrature weights): on this 1-D
+    # quadratic element they are Simpson's (1, 4, 1)/6 h, which is what row sums of Me give
+    m_rows = lumped_mass(M.tocsr(), degree=2, lumping="cjrt")
+    np.testing.assert_allclose(m_rows, np.asarray(M.sum(axis=1)).ravel(), rtol=1e-14)
+    assert m_rows[1] == pytest.approx(4 / 6 * h, rel=1e-14)
+    with pytest.raises(ValueError, match="lumping='row': must be 'hrz' or 'cjrt'"):
+        lumped_mass(M.tocsr(), degree=2, lumping="row")
 
 
 def test_energy_conserved_without_drift():

@@ -117,12 +117,13 @@ def test_stiffness_damping_lowers_the_limit():
     assert lim < lim0
 
 
-@pytest.mark.parametrize("rayleigh", [(0.0, 0.0), (2e3, 1e-9)])
-def test_explicit_submodel_reproduces_the_full_model(rayleigh):
+@pytest.mark.parametrize(("rayleigh", "lumping"), [((0.0, 0.0), "hrz"), ((2e3, 1e-9), "hrz"), ((2e3, 1e-9), "cjrt")])
+def test_explicit_submodel_reproduces_the_full_model(rayleigh, lumping):
     """Driven by the full model's own history at every step, the explicit submodel reproduces the
     zone displacement and every zone QoI to round-off (the issue asks for 1e-9; we see ~1e-13),
-    undamped and with both Rayleigh terms."""
-    data = {**SMALL, "material": {"rayleigh_mass_1_per_s": rayleigh[0], "rayleigh_stiffness_s": rayleigh[1]}}
+    undamped and with both Rayleigh terms, on P2 (HRZ) and on the CJRT space."""
+    data = {**SMALL, "material": {"rayleigh_mass_1_per_s": rayleigh[0], "rayleigh_stiffness_s": rayleigh[1]},
+            "time": {**SMALL["time"], "mass_lumping": lumping}}
     case = CaseConfig.model_validate(data)
     model, sols = full_runs(case, 3)
     sub = SubModel(case, scheme="full-model")  # the full model's scheme and step: exact on its history
@@ -137,35 +138,42 @@ def test_explicit_submodel_reproduces_the_full_model(rayleigh):
         np.testing.assert_allclose(res["u_zone"][i], sol.u_zone, rtol=0, atol=1e-9 * scale)
         for s in QOI_SPECS:
             assert res[s.name][i] == pytest.approx(sol.qoi[s.name], rel=1e-9), s.name
-    print(f"\nexplicit submodel vs full, rayleigh {rayleigh}: max |du| / max |u| = {worst:.1e}")
+    assert sub.zone.space.element == model.space.element == ("cjrt" if lumping == "cjrt" else "lagrange")
+    print(f"\nexplicit submodel vs full, rayleigh {rayleigh}, {lumping}: max |du| / max |u| = {worst:.1e}")
 
 
 # ------------------------------------------------------------------------------------------------
 # verification
 
 
-def test_p_wave_front_speed_explicit():
+@pytest.mark.parametrize("lumping", ["hrz", "cjrt"])
+def test_p_wave_front_speed_explicit(lumping):
     """As tests/test_fem_verification.py::test_p_wave_front_speed, with central differences and
-    the HRZ-lumped mass: a pressure step on the end of a strip on rollers launches a front at c_p
-    behind which v = p/(ρ c_p)."""
+    the HRZ-lumped P2 mass or the CJRT element: a pressure step on the end of a strip on rollers
+    launches a front at c_p behind which v = p/(ρ c_p)."""
     height, dt = 0.02, 0.1e-6
-    V, M, K, fixed, F = p_wave_strip(height=height)
-    m = lumped_mass(M, 2)
+    V, M, K, fixed, F = p_wave_strip(height=height, element="cjrt" if lumping == "cjrt" else "lagrange")
+    m = lumped_mass(M, 2, lumping)
     limit = stable_time_step(default_case(), M, K, constrained_dofs=fixed, mass_diagonal=m)
     assert dt < limit
     integ = CentralDifferenceIntegrator(m, K, dt=dt, constrained_dofs=fixed)
     c, v_end, plateau, c_p = front_speed(lambda n, p, obs: integ.run(n, force=lambda t: F * p(t), observer=obs),
                                          V, height, dt=dt)
-    print(f"\nexplicit P-wave speed: measured {c:.1f} m/s, exact {c_p:.1f} m/s, error {c / c_p - 1:+.2e}")
+    print(f"\nexplicit P-wave speed ({lumping}): measured {c:.1f} m/s, exact {c_p:.1f} m/s, error {c / c_p - 1:+.2e}")
     # the same 3 % as the Newmark test (dispersion of the lumped mass shifts the front by well under 1 %)
     assert c == pytest.approx(c_p, rel=0.03)
     assert v_end == pytest.approx(plateau, rel=0.03)
+    if lumping == "cjrt":  # P2's dispersion accuracy: measured -0.033 %, where HRZ is -0.42 % (fails this bound)
+        assert c == pytest.approx(c_p, rel=0.002)
 
 
-def test_energy_balance_on_the_default_plate():
+@pytest.mark.parametrize("lumping", ["hrz", "cjrt"])
+def test_energy_balance_on_the_default_plate(lumping):
     """Undamped: kinetic + strain energy equals the external work ∫ f · du (trapezoidal in time)
-    at every step, to the scheme's O(dt²) (the issue asks for 1 % over the run)."""
-    case = explicit_default()
+    at every step, to the scheme's O(dt²) (the issue asks for 1 % over the run). CJRT at 0.3 µs
+    (81 % of its 0.369 µs limit, 1000 steps, stride 5), HRZ at 0.375 µs (81 % of 0.464 µs)."""
+    case = explicit_default() if lumping == "hrz" else explicit_default(
+        dt_s=0.3e-6, n_steps=1000, output_stride=5, mass_lumping="cjrt")
     model = PlateModel(case)
     integ = model.integrator()
     params = case.parameters.nominal()
@@ -188,7 +196,8 @@ def test_energy_balance_on_the_default_plate():
 
     integ.run(case.time.n_steps, force=force, observer=observer)
     worst = np.abs(balance).max() / max(totals)
-    print(f"\nexplicit energy balance on the default plate: max |E_kin + E_strain - W_ext| / W_ext = {worst:.2e}")
+    print(f"\nexplicit energy balance on the default plate ({lumping}): max |E_kin + E_strain - W_ext| / W_ext = "
+          f"{worst:.2e}")
     # central differences conserve a modified energy (½ v_{n-½}ᵀ M v_{n+½} + ½ uᵀKu); with the
     # integer-step velocity the balance holds to O((ω dt)²) of the excited modes, well under 1 %
     assert worst < 0.01
@@ -252,3 +261,26 @@ def test_a_stiff_field_is_refused_and_the_campaign_step_is_advised(caplog):
     with caplog.at_level(logging.WARNING, logger="uqgan.fem.explicit"):
         PlateModel(calm)
     assert "for campaigns" not in caplog.text
+
+
+def test_cjrt_converges_to_newmark_under_refinement():
+    """The small plate (0.4 x 0.1 m) for 120 µs: central differences with the CJRT element at 81 %
+    of its limit (0.3 µs at h = 1 cm) against Newmark with the consistent P2 mass at 0.125 µs,
+    at h = 1 cm and 5 mm (every step halved with h). Their boundary histories differ by the two
+    discretisations' errors, which shrink at least as the time error, O(dt²) = O(h²): measured
+    0.49 % -> 0.10 %, rate 2.3 (HRZ: 0.94 % -> 0.23 %)."""
+    def case(h, scheme, dt):
+        c = {**SMALL, "geometry": {**SMALL["geometry"], "element_size_m": h},
+             "time": {"scheme": scheme, "dt_s": dt, "n_steps": round(120e-6 / dt), "output_stride": round(1.5e-6 / dt),
+                      "mass_lumping": "cjrt" if scheme == "central-difference" else "hrz"}}
+        return CaseConfig.model_validate(c)
+
+    diffs = []
+    for h in (0.01, 0.005):
+        ref = PlateModel(case(h, "newmark", 0.125e-6 * h / 0.01)).solve()
+        sol = PlateModel(case(h, "central-difference", 0.3e-6 * h / 0.01)).solve()
+        diffs.append(np.linalg.norm(sol.u_bc - ref.u_bc) / np.linalg.norm(ref.u_bc))
+    rate = np.log2(diffs[0] / diffs[1])
+    print(f"\nCJRT vs Newmark, small plate: {diffs[0]:.3%} (1 cm), {diffs[1]:.3%} (5 mm), rate {rate:.2f}")
+    assert diffs[0] < 0.01  # within the issue's 1 % already at 1 cm on this plate (measured 0.49 %)
+    assert rate > 2 - 0.15  # at least the second order of the time error, with the style guide's 0.15

@@ -276,6 +276,13 @@ def test_quadrilateral_plate_submodel_reproduces_its_zone(tmp_path):
     res = SubModel(case, scheme="full-model").solve(sol.u_bc, sol.time_s)  # exact on its own history
     for name, value in sol.qoi.items():
         assert res[name][0] == pytest.approx(value, rel=1e-9)
+    # the CJRT element is a triangle: on quadrilaterals the model refuses it in one line naming the field
+    cjrt = case.model_copy(update={"time": case.time.model_copy(update={"scheme": "central-difference",
+                                                                        "mass_lumping": "cjrt"})})
+    with pytest.raises(ValueError) as err:
+        PlateModel(cjrt)
+    assert str(err.value).startswith("time.mass_lumping='cjrt': the CJRT element is P2 on triangles, this mesh has "
+                                     "quadrilateral cells") and "\n" not in str(err.value)
 
 
 def _box_case(path, tags=None, position=(0.05, 0.15)):

@@ -309,6 +309,13 @@ class TimeConfig(_Frozen):
     spectral_radius: float = Field(
         0.8, ge=0.0, le=1.0, description="generalized-alpha high-frequency spectral radius rho_inf in [0, 1]"
     )
+    mass_lumping: Literal["hrz", "cjrt"] = Field(
+        "hrz",
+        description='every central-difference solve (the full model, the chain\'s submodel): "hrz" (the P_k space, '
+        'HRZ diagonal scaling; row sums for P1) or "cjrt" (degree 2 on triangles: P2 plus a cubic bubble with nodes '
+        "at vertices, edge midpoints and centroid, lumped by the exact 7-point rule; P2's dispersion accuracy at "
+        "1.5x the dofs; docs/schemes.md)",
+    )
 
     @property
     def end_time_s(self) -> float:
@@ -417,6 +424,15 @@ class CaseConfig(_Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> CaseConfig:
         p, g = self.parameters.load_position, self.geometry
+        if self.time.mass_lumping == "cjrt":
+            if "central-difference" not in (self.time.scheme, self.submodel.scheme):
+                raise ValueError(f'time.mass_lumping="cjrt" has no effect: neither time.scheme ("{self.time.scheme}") '
+                                 'nor submodel.scheme ("full-model") is "central-difference", the only scheme that '
+                                 'lumps the mass; set mass_lumping = "hrz"')
+            if g.degree != 2 or g.dimension != 2:
+                raise ValueError(f'time.mass_lumping="cjrt" with geometry.degree={g.degree}, geometry.dimension='
+                                 f'{g.dimension}: the CJRT element is P2 on triangles; set geometry.degree = 2 on a '
+                                 '2-D mesh, or mass_lumping = "hrz" (tetrahedra, P1, P3)')
         half = 0.5 * self.load.footprint_width_m
         if g.is_mesh_file:  # the footprint's place on the surface is checked against the mesh by the model
             ld = self.load

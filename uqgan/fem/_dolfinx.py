@@ -184,11 +184,12 @@ def boundary_facets(mesh, marker) -> np.ndarray:
 
 @dataclass
 class VectorSpace:
-    """A vector Lagrange space and what the numpy side needs of it."""
+    """A vector Lagrange space (or the CJRT space, P2 plus bubble) and what the numpy side needs of it."""
 
     V: object
     degree: int
     node_coords: np.ndarray  # (n_nodes, gdim) [m]
+    element: str = "lagrange"  # "lagrange" (P_degree) or "cjrt" (P2 + cubic bubble, uqgan.fem._cjrt)
 
     @property
     def n_nodes(self) -> int:
@@ -204,11 +205,27 @@ class VectorSpace:
         return self.dim * self.n_nodes
 
 
-def vector_space(mesh, degree: int) -> VectorSpace:
+def vector_space(mesh, degree: int, element: str = "lagrange") -> VectorSpace:
+    """The vector space of displacements: P_degree Lagrange, or with ``element="cjrt"`` (degree 2,
+    triangles) the mass-lumped P2-plus-bubble element of :mod:`uqgan.fem._cjrt` (nodes: vertices,
+    edge midpoints, then one per cell at its centroid)."""
     dolfinx, _, _ = _modules()
-    V = dolfinx.fem.VectorFunctionSpace(mesh, ("Lagrange", degree))
+    if element == "cjrt":
+        if degree != 2 or mesh.topology.cell_type != dolfinx.mesh.CellType.triangle:
+            raise ValueError(f"time.mass_lumping='cjrt': the CJRT element is P2 on triangles, this mesh has "
+                             f"{mesh.topology.cell_type.name} cells at degree {degree}; use mass_lumping = 'hrz'")
+        import basix.ufl_wrapper
+
+        from ._cjrt import cjrt_element
+
+        scalar = basix.ufl_wrapper.BasixElement(cjrt_element())
+        V = dolfinx.fem.FunctionSpace(mesh, basix.ufl_wrapper.VectorElement(scalar, mesh.geometry.dim))
+    elif element == "lagrange":
+        V = dolfinx.fem.VectorFunctionSpace(mesh, ("Lagrange", degree))
+    else:
+        raise ValueError(f"element={element!r}: must be 'lagrange' or 'cjrt'")
     coords = V.tabulate_dof_coordinates()[:, :mesh.geometry.dim].copy()
-    return VectorSpace(V=V, degree=degree, node_coords=coords)
+    return VectorSpace(V=V, degree=degree, node_coords=coords, element=element)
 
 
 def nodes_on_facets(space: VectorSpace, facets: np.ndarray) -> np.ndarray:
@@ -594,13 +611,14 @@ class PetscOperator:
         return self._y.array_r.copy()
 
 
-def lumped_mass_petsc(M, degree: int) -> np.ndarray:
+def lumped_mass_petsc(M, degree: int, lumping: str = "hrz") -> np.ndarray:
     """The rule of :func:`uqgan.physics.explicit.lumped_mass` on a distributed matrix: row sums for degree
-    1, HRZ (``diag(M) · Σᵢⱼ Mᵢⱼ / Σᵢ Mᵢᵢ``, sums over all ranks) above. Owned part, ``(n_owned,)``."""
+    1 and for the CJRT space (``lumping="cjrt"``), HRZ (``diag(M) · Σᵢⱼ Mᵢⱼ / Σᵢ Mᵢᵢ``, sums over all
+    ranks) otherwise. Owned part, ``(n_owned,)``."""
     ones, rows = M.createVecRight(), M.createVecLeft()
     ones.set(1.0)
     M.mult(ones, rows)
-    if degree == 1:
+    if degree == 1 or lumping == "cjrt":
         return rows.array_r.copy()
     diag = M.getDiagonal()
     scale = rows.sum() / diag.sum()

@@ -13,8 +13,8 @@ import numpy as np
 from ..config import CaseConfig, ConfigError
 from ..physics.explicit import CentralDifferenceIntegrator, critical_time_step, lumped_mass, max_eigenvalue
 
-__all__ = ["check_time_step", "explicit_integrator", "field_stiffness_factor", "stable_time_step",
-           "time_step_error"]
+__all__ = ["case_lumped_mass", "check_time_step", "explicit_integrator", "field_stiffness_factor", "space_element",
+           "stable_time_step", "time_step_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,23 @@ def field_stiffness_factor(case: CaseConfig) -> float:
     return float(np.exp(FIELD_SIGMAS * s - 0.5 * s * s))
 
 
+def space_element(case: CaseConfig, *, explicit: bool | None = None) -> str:
+    """The displacement space's element of a model of the case: ``"cjrt"`` (P2 plus bubble,
+    :mod:`uqgan.fem._cjrt`) when ``time.mass_lumping = "cjrt"`` and the model steps explicitly, else
+    ``"lagrange"`` (P_degree). ``explicit``: whether the model steps with central differences (None:
+    the full model's ``time.scheme``; the chain's submodel passes its own scheme). The zone of a
+    model takes the element of the model's space, so zone and full model share one space.
+    """
+    if explicit is None:
+        explicit = case.time.scheme == "central-difference"
+    return "cjrt" if explicit and case.time.mass_lumping == "cjrt" else "lagrange"
+
+
+def case_lumped_mass(case: CaseConfig, M) -> np.ndarray:
+    """The lumped mass of the case's consistent mass ``M`` (its degree and ``time.mass_lumping``)."""
+    return lumped_mass(M, case.geometry.degree, case.time.mass_lumping)
+
+
 def _rayleigh(case: CaseConfig) -> tuple[float, float]:
     mat = case.material
     return mat.rayleigh_mass_1_per_s, mat.rayleigh_stiffness_s
@@ -45,10 +62,10 @@ def stable_time_step(case: CaseConfig, M, K, *, constrained_dofs, mass_diagonal=
 
     ``ω_max² = λ_max(M_L⁻¹ K)`` on the unconstrained dofs, by Lanczos iteration
     (:func:`uqgan.physics.explicit.max_eigenvalue`, to 1e-6 relative), with ``M_L`` the lumped mass of
-    the case's degree (:func:`uqgan.physics.explicit.lumped_mass`). Deterministic: the start vector's
+    the case's degree and lumping (:func:`case_lumped_mass`). Deterministic: the start vector's
     seed is fixed, so a case gets the same limit on every run.
     """
-    m = lumped_mass(M, case.geometry.degree) if mass_diagonal is None else mass_diagonal
+    m = case_lumped_mass(case, M) if mass_diagonal is None else mass_diagonal
     free = np.setdiff1d(np.arange(m.size), np.asarray(constrained_dofs, dtype=np.int64))
     lam = max_eigenvalue(lambda x: K @ x, m, free=free, rng=np.random.default_rng(0))
     return critical_time_step(np.sqrt(lam), rayleigh=_rayleigh(case))
@@ -92,7 +109,7 @@ def explicit_integrator(case: CaseConfig, M, K, *, constrained_dofs, stable_time
     nominal limit times ``√(E₀ / max E)`` is safe for the field. Only when ``dt_s`` is above that
     bound is the field's own limit computed, and ``dt_s`` refused if above it.
     """
-    m = lumped_mass(M, case.geometry.degree)
+    m = case_lumped_mass(case, M)
     if youngs_modulus_pa is not None:
         e_max = float(np.max(youngs_modulus_pa))
         bound = stable_time_step_s * np.sqrt(min(1.0, case.material.youngs_modulus_pa / e_max))

@@ -29,7 +29,7 @@ from ..physics.material import half_sine_pulse
 from ..physics.qoi import ZoneQoI
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, mechanical_energy, scipy_lu
 from . import _dolfinx as backend
-from .explicit import check_time_step, explicit_integrator
+from .explicit import check_time_step, explicit_integrator, space_element
 
 __all__ = ["FullSolution", "PlateModel", "Structure", "Zone", "ZoneOperators", "build_mesh", "build_structure",
            "build_zone", "write_plate_mesh"]
@@ -205,7 +205,7 @@ def build_zone(case: CaseConfig, structure: Structure, space: backend.VectorSpac
     """
     mesh, cells, tol = structure.mesh, structure.zone_cells, structure.match_tolerance_m
     sub, cell_map = backend.submesh(mesh, cells)
-    zspace = backend.vector_space(sub, case.geometry.degree)
+    zspace = backend.vector_space(sub, case.geometry.degree, space.element)
     full_nodes = match_nodes(zspace.node_coords, space.node_coords, tol)
     bnodes = backend.nodes_on_facets(space, backend.interface_facets(mesh, cells))
     if bnodes.size == 0:
@@ -309,7 +309,7 @@ class PlateModel:
         g, mat = case.geometry, case.material
         self.structure = build_structure(case)
         self.mesh = self.structure.mesh
-        self.space = backend.vector_space(self.mesh, g.degree)
+        self.space = backend.vector_space(self.mesh, g.degree, space_element(case))
         self.dim = self.space.dim
         self.n_cells = backend.num_cells(self.mesh)
         self.assembler = backend.Assembler(self.space, density_kg_m3=mat.density_kg_m3, poisson_ratio=mat.poisson_ratio)

@@ -34,7 +34,7 @@ from ..physics.explicit import CentralDifferenceIntegrator, critical_time_step, 
 from ..physics.material import half_sine_pulse
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, newmark_constants
 from . import _dolfinx as backend
-from .explicit import _rayleigh, time_step_error
+from .explicit import _rayleigh, space_element, time_step_error
 from .model import FullSolution
 from .parallel_zone import DistributedZone, distributed_structure
 
@@ -86,7 +86,7 @@ class DistributedPlateModel:
         self.rank, self.size = backend.world_rank(), backend.world_size()
         self.structure = structure = distributed_structure(case)
         self.mesh = structure.mesh
-        self.space = backend.vector_space(self.mesh, g.degree)
+        self.space = backend.vector_space(self.mesh, g.degree, space_element(case))
         self.dim = d = self.space.dim
         self.assembler = backend.Assembler(self.space, density_kg_m3=mat.density_kg_m3,
                                            poisson_ratio=mat.poisson_ratio)
@@ -95,7 +95,7 @@ class DistributedPlateModel:
         self.explicit = case.time.scheme == "central-difference"
         self.M = backend.petsc_mass(self.assembler)
         if self.explicit:  # only its lumped diagonal is used: free the consistent mass before K exists
-            self.mass_diagonal = backend.lumped_mass_petsc(self.M, g.degree)
+            self.mass_diagonal = backend.lumped_mass_petsc(self.M, g.degree, case.time.mass_lumping)
             self.M.destroy()
             self.M = None
         self.K = backend.petsc_stiffness(self.assembler, mat.youngs_modulus_pa)

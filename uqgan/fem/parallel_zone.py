@@ -166,7 +166,7 @@ class DistributedZone:
         off = 0.0
         if self.own_cells.size:
             zmesh, origin = backend.self_mesh_of_cells(mesh, self.own_cells)
-            self._zspace = backend.vector_space(zmesh, case.geometry.degree)
+            self._zspace = backend.vector_space(zmesh, case.geometry.degree, space.element)
             self._zcells = self.own_cells[origin]  # local full-mesh cell of each zone-mesh cell
             candidates = backend.cell_nodes(space, self.own_cells)
             dist, idx = cKDTree(space.node_coords[candidates]).query(self._zspace.node_coords)

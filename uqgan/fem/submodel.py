@@ -14,7 +14,9 @@ as a time-dependent Dirichlet condition, and the zone is stepped with one of two
   is the output spacing divided by the least integer that brings it below
   ``time_step_fraction`` of the limit, so the stored times are steps. Per step and batch: one
   sparse product with K and one with the zone's von Mises operator, no solve. It differs from the
-  full model by the scheme's discretisation error only (docs/schemes.md measures it).
+  full model by the scheme's discretisation error only (docs/schemes.md measures it). With
+  ``time.mass_lumping = "cjrt"`` its zone is the CJRT space (P2 plus bubble, the same boundary
+  nodes), whatever the full model's scheme.
 
 Fed a history stored every k-th step, it interpolates in time (cubic spline by default;
 docs/submodel.md measures the error).
@@ -42,11 +44,11 @@ import scipy.sparse as sp
 
 from ..config import CaseConfig
 from ..data.dataset import variables_with_role
-from ..physics.explicit import CentralDifferenceIntegrator, lumped_mass
+from ..physics.explicit import CentralDifferenceIntegrator
 from ..physics.qoi import QOI_SPECS, qoi_specs
 from ..physics.timestepping import NewmarkIntegrator, TimeScheme, scipy_lu
 from . import _dolfinx as backend
-from .explicit import explicit_integrator, stable_time_step
+from .explicit import case_lumped_mass, explicit_integrator, space_element, stable_time_step
 from .model import ZoneOperators, build_structure, build_zone
 
 __all__ = ["SUBMODEL_SCHEMES", "SubModel", "SubmodelError", "dense_inverse", "solve_submodel"]
@@ -103,7 +105,10 @@ class SubModel:
         t0 = time.perf_counter()
         self.case = case
         structure = build_structure(case)
-        full_space = backend.vector_space(structure.mesh, case.geometry.degree)
+        # the chain's explicit scheme uses the case's explicit space (CJRT with mass_lumping = "cjrt");
+        # "full-model" uses the full model's space, so that it reproduces the full model exactly
+        explicit = scheme == "central-difference" or case.time.scheme == "central-difference"
+        full_space = backend.vector_space(structure.mesh, case.geometry.degree, space_element(case, explicit=explicit))
         self.zone = build_zone(case, structure, full_space)
         self._tol = structure.match_tolerance_m
         self.dim = full_space.dim
@@ -121,7 +126,7 @@ class SubModel:
         #: the zone's central-difference stability limit [s] (nominal E), None with ``scheme="full-model"``
         self.stable_time_step_s = None
         if scheme == "central-difference":
-            self._mass_diagonal = lumped_mass(self.M, case.geometry.degree)
+            self._mass_diagonal = case_lumped_mass(case, self.M)
             self.stable_time_step_s = stable_time_step(case, self.M, self.K, constrained_dofs=self.constrained_dofs,
                                                        mass_diagonal=self._mass_diagonal)
         logger.info("submodel: %d dofs (%d free), %d boundary nodes, scheme %s%s; built in %.2f s", self.n_dofs,

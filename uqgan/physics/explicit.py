@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 FINITE_CHECK_EVERY = 16
 
 
-def lumped_mass(M, degree: int) -> np.ndarray:
+def lumped_mass(M, degree: int, lumping: str = "hrz") -> np.ndarray:
     """Diagonal (lumped) mass from the consistent mass matrix ``M`` ``(n, n)`` [kg].
 
     Degree 1: the row sums of ``M`` (each element's mass shared equally by its vertices).
@@ -59,13 +59,18 @@ def lumped_mass(M, degree: int) -> np.ndarray:
     reference matrix, so the element-wise scale is one number, total mass / trace: the HRZ
     diagonal is ``diag(M) · Σᵢⱼ Mᵢⱼ / Σᵢ Mᵢᵢ`` (P2 triangles: vertices |e|ρ/19, edge nodes
     16|e|ρ/57). For degree 1 both rules give the same diagonal.
+    ``lumping="cjrt"``: ``M`` is the consistent mass of the CJRT space (P2 plus bubble with a nodal
+    basis, :mod:`uqgan.fem._cjrt`); its row sums are the positive quadrature weights
+    ``ρ|e| (3/60, 8/60, 27/60)`` (vertex, edge, centroid), which keep P2's dispersion accuracy.
 
     ``M`` is a scipy sparse matrix, or anything with ``@`` and a ``diagonal()`` method; for the
     MPI model see :func:`uqgan.fem._dolfinx.lumped_mass_petsc`, which applies the same rule.
     """
     M = sp.csr_matrix(M)
     n = M.shape[0]
-    if degree == 1:
+    if lumping not in ("hrz", "cjrt"):
+        raise ValueError(f"lumping={lumping!r}: must be 'hrz' or 'cjrt'")
+    if degree == 1 or lumping == "cjrt":
         m = np.asarray(M @ np.ones(n)).ravel()
     else:
         d = M.diagonal()
