@@ -51,3 +51,20 @@ def test_zone_qoi_verdict_names_the_generator_with_the_smallest_worst_bias():
     assert text.endswith("Largest bias of the others: a 20.0%, c 30.0%")
     zone["pooled_mean_bias_se"][:] = 0.1
     assert "every QoI within 2 standard errors" in zone_qoi_verdict(zone)
+
+
+def test_a_generators_scores_do_not_depend_on_the_others_evaluated_with_it():
+    """Each generator draws from its own stream (seed and name): kriging-gaussian's per-point energy
+    distances are the same evaluated alone or after pca-gaussian, to the last bit."""
+    from uqgan.data.synthetic import synthetic_bc_dataset
+    from uqgan.evaluation import evaluate_generators
+    from uqgan.generators import make_generator
+
+    ds = synthetic_bc_dataset("gaussian", n_points=30, replicates=3, n_time=16, n_nodes=3, seed=0)
+    held = synthetic_bc_dataset("gaussian", n_points=2, replicates=8, n_time=16, n_nodes=3, seed=5)
+    kg = make_generator("kriging-gaussian", k_individual=2, n_restarts=0, seed=0).fit(ds)
+    pca = make_generator("pca-gaussian", seed=0).fit(ds)
+    alone = evaluate_generators({"kriging-gaussian": kg}, held).per_point
+    both = evaluate_generators({"pca-gaussian": pca, "kriging-gaussian": kg}, held).per_point
+    np.testing.assert_array_equal(alone["ed"].sel(generator="kriging-gaussian").values,
+                                  both["ed"].sel(generator="kriging-gaussian").values)

@@ -12,6 +12,7 @@ generator's lead over each other one is significant.
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,14 @@ def _sign_flip_pvalue(d: np.ndarray, rng: np.random.Generator, n: int = 4000) ->
     return float((1 + np.sum(stats >= obs - 1e-15)) / (1 + stats.size))
 
 
+def _generator_streams(names, seed: int) -> dict:
+    """One random stream per generator, keyed by its name (``SeedSequence([seed, crc32(name)])``): a
+    generator's draws, and so its scores, do not depend on which other generators are evaluated
+    with it or in what order."""
+    return {name: np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(str(name).encode())]))
+            for name in names}
+
+
 def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int = 0) -> EvaluationReport:
     """Compare generators against held-out replicates.
 
@@ -68,7 +77,8 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
     n_splits
         Random half-splits of the truth per point, averaged (floor and values alike).
     seed
-        Seeds the splits and the generators' draws.
+        Seeds the splits and the tests and, with each generator's name, its own stream of draws (a
+        generator's scores do not depend on the others evaluated with it).
     """
     import xarray as xr
 
@@ -83,7 +93,7 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
         quantile_coverage,
     )
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # the truth's splits (nothing else draws from it in the loop)
     points = np.unique(truth["point"].values)
     params = variables_with_role(truth, "parameter")
     amp_all = truth["load_amplitude"].values if "load_amplitude" in truth else np.ones(truth.sizes["sample"])
@@ -95,6 +105,7 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
     metrics = ("ed", "ed_floor", "ed_pvalue", "mmd2", "mmd2_floor", "fd10", "fd10_floor", "coverage_90",
                "peak_mean_bias", "peak_q05_bias", "peak_q95_bias", "peak_spread_ratio", "peak_ks", "peak_ks_floor")
     out = {m: np.full((len(names), points.size), np.nan) for m in metrics}
+    draws = _generator_streams(names, seed)
     for j, p in enumerate(points):
         sel = truth["point"].values == p
         u_t, amp_t = u_all[sel], amp_all[sel]
@@ -114,14 +125,14 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
         fd_floor = np.mean([frechet_distance(z_t[s[:half]], z_t[s[half:2 * half]]) for s in splits])
         for i, name in enumerate(names):
             gen = generators[name]
-            g = gen.sample({k: np.array([v]) for k, v in row.items()}, n=half, rng=rng)
+            g = gen.sample({k: np.array([v]) for k, v in row.items()}, n=half, rng=draws[name])
             u_g = g["u_bc"].transpose("sample", "time", "node", "component").values
             x_g = _flat_per_amplitude(u_g, np.full(half, row.get("load_amplitude", 1.0)))
             out["ed"][i, j] = np.mean([energy_distance(x_g, x_t[s[half:2 * half]]) for s in splits])
             out["mmd2"][i, j] = np.mean([mmd2_unbiased(ref_pod.encode(x_g), ref_pod.encode(x_t[s[half:2 * half]]))
                                          for s in splits])
             out["ed_floor"][i, j], out["mmd2_floor"][i, j], out["peak_ks_floor"][i, j] = ed_floor, mmd_floor, ks_floor
-            out["ed_pvalue"][i, j] = energy_permutation_test(x_g, x_t, rng=rng)[1]
+            out["ed_pvalue"][i, j] = energy_permutation_test(x_g, x_t, rng=draws[name])[1]
             z_g = ref_pod.encode(x_g)[:, :n_fd]
             out["fd10"][i, j] = np.mean([frechet_distance(z_g, z_t[s[half:2 * half]]) for s in splits])
             out["fd10_floor"][i, j] = fd_floor
@@ -160,7 +171,7 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
         if i == best:
             continue
         d = per_point["ed_ratio"][i].values - per_point["ed_ratio"][best].values
-        pval = _sign_flip_pvalue(d, rng)
+        pval = _sign_flip_pvalue(d, np.random.default_rng(np.random.SeedSequence([seed, 1])))
         summary[i]["p_vs_winner"] = pval
         parts.append(f"{name} by {d.mean():.2f} floor units (paired sign-flip p = {pval:.3f}"
                      f"{', significant' if pval < 0.05 else ', not significant'})")
@@ -190,7 +201,8 @@ def zone_qoi_check(generators: dict, truth, case=None, *, seed: int = 0, batch_s
     truth : held-out BC dataset with replicates per ``point`` and the full model's ``qoi_*``
     case : the :class:`~uqgan.config.CaseConfig` the truth was made with (zone, material, time step);
         by default the one the campaign recorded (its ``case_toml`` attribute)
-    seed : seeds the generators' draws and the truth's half-splits for the KS floor
+    seed : seeds the truth's half-splits for the KS floor and, with each generator's name, its own
+        stream of draws (a generator's result does not depend on the others evaluated with it)
 
     Returns
     -------
@@ -235,10 +247,11 @@ def zone_qoi_check(generators: dict, truth, case=None, *, seed: int = 0, batch_s
             s, h = rng.permutation(y.size), y.size // 2
             out["ks_floor"][:, a, j] = ks_2samp(y[s[:h]], y[s[h:2 * h]]).statistic
     pooled, pooled_se = np.full(shape[:2], np.nan), np.full(shape[:2], np.nan)
+    draws = _generator_streams(names, seed)
     for i, name in enumerate(names):
         gen_q = {q: [] for q in qois}
         for j in range(points.size):
-            res = chains[name].qois({k: v[j:j + 1] for k, v in rows.items()}, n=n_per[j], rng=rng,
+            res = chains[name].qois({k: v[j:j + 1] for k, v in rows.items()}, n=n_per[j], rng=draws[name],
                                     batch_size=batch_size)
             for q in qois:
                 gen_q[q].append(res[q.removeprefix("qoi_")])
