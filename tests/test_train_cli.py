@@ -67,6 +67,9 @@ def test_bad_arguments_are_one_line(files):
         (["train", d / "train.nc", "--out", d / "x", "--pod-energy", "1.5"], "--pod-energy"),
         (["train", d / "train.nc", "--out", d / "x", "--covariance", "local", "--generator", "pca-gaussian"],
          "--covariance"),
+        (["train", d / "train.nc", "--out", d / "x", "--residuals", "replicate"], "--residuals"),
+        (["train", d / "train.nc", "--out", d / "x", "--residuals", "deviations", "--generator", "plom"],
+         "--residuals"),
         (["train", d / "nothing.nc", "--out", d / "x", "--generator", "pca-gaussian"], "nothing.nc"),
         (["sample", d / "nomodel", "--params", d / "params.csv", "--n", 2, "--out", d / "o.nc"], "nomodel"),
     ]
@@ -110,3 +113,15 @@ def test_read_parameters_csv_netcdf_and_errors(tmp_path):
         read_parameters(tmp_path / "b.csv")
     with pytest.raises(DatasetError, match="does not exist"):
         read_parameters(tmp_path / "none.csv")
+
+
+def test_train_wgan_residuals_option(files):
+    """--residuals reaches the generator: the saved model records it (default neighbours)."""
+    pytest.importorskip("torch")
+    d = files
+    for residuals in (None, "deviations"):
+        out = d / f"wgan-{residuals}"
+        extra = [] if residuals is None else ["--residuals", residuals]
+        r = invoke("train", d / "train.nc", "--out", out, "--steps", 2, "--device", "cpu", "--no-progress", *extra)
+        assert r.exit_code == 0, r.output
+        assert json.loads((out / "config.json").read_text())["config"]["residuals"] == (residuals or "neighbours")

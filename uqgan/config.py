@@ -815,6 +815,9 @@ class TrainConfig(_RunConfig):
                               **_option("--steps"))
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where an adversarial training runs",
                                                    **_option("--device"))
+    residuals: Literal["neighbours", "deviations"] | None = Field(
+        None, description="what the wgan-* generators start from: neighbours (a neighbouring run's deviation, "
+        "the default) or deviations (the Gaussian of the deviations)", **_option("--residuals"))
 
     @field_validator("generator")
     @classmethod
@@ -838,6 +841,9 @@ class TrainConfig(_RunConfig):
         if self.covariance != "pooled" and self.generator != "kriging-gaussian":
             raise ValueError(f"--covariance={self.covariance}: only kriging-gaussian has it "
                              f"(got --generator={self.generator})")
+        if self.residuals is not None and not self.generator.startswith("wgan-"):
+            raise ValueError(f"--residuals={self.residuals}: only the wgan-* generators have it "
+                             f"(got --generator={self.generator})")
         return self
 
     def generator_options(self, *, adversarial: bool) -> dict[str, Any]:
@@ -850,4 +856,6 @@ class TrainConfig(_RunConfig):
             options["device"] = self.device
             if self.steps is not None:
                 options["steps"] = self.steps
+            if self.residuals is not None:
+                options["residuals"] = self.residuals
         return options

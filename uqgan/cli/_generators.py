@@ -46,6 +46,9 @@ def train(
         help="kriging-gaussian's residual law: pooled (one Gaussian for all parameters) or local (a Gaussian "
              "from the 3 nearest design points' replicates, so it follows the parameters); for resampled "
              "training runs use --generator kriging-resample.")] = "pooled",
+    residuals: Annotated[str | None, typer.Option(
+        help="wgan-*: neighbours (start from a neighbouring training run's deviation, kriging-resample's law; the "
+             "default) or deviations (start from the Gaussian of the deviations); docs/generators.md.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training from its last checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a model already in MODEL_DIR.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -53,7 +56,7 @@ def train(
     """Fit a generator of boundary histories given the parameters; save it to MODEL_DIR."""
     with _user_errors():
         config = TrainConfig.build(generator=generator, seed=seed, registration=registration, pod_energy=pod_energy,
-                                   covariance=covariance, steps=steps, device=device)
+                                   covariance=covariance, steps=steps, device=device, residuals=residuals)
         if (out / "config.json").exists() and not (resume or force):
             raise ConfigError([f"--out={out} already holds a model: pass --resume to continue it or --force to "
                                "replace it"])
