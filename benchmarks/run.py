@@ -25,10 +25,11 @@ full-model reference and the finest CI half-width at which the chain is 20x chea
 schemes: the default plate with Newmark (dt 0.5 µs, 600 steps), with explicit central
 differences (dt 0.1875 µs, 1600 steps: stable for 99.9 % of the random field's draws; docs/schemes.md), and
 with central differences on the CJRT element (time.mass_lumping = "cjrt", dt 0.15 µs, 2000 steps, the
-same margin under its 0.369 µs limit; its chain's submodel is CJRT too): the
+same margin under its 0.369 µs limit): the
 full model's ms per step and seconds per sample (new material field), the Monte Carlo chain's
 (kriging-gaussian on synthetic histories, the batched submodel, statistics) ms per sample with the
-case's default submodel (central differences at the zone's own step) and with the full model's
+case's default submodel (central differences at the zone's own step, submodel.mass_lumping = "auto":
+CJRT on the default plate), with an HRZ zone (submodel.mass_lumping = "hrz") and with the full model's
 scheme and step ("exact chain", submodel.scheme = "full-model"), the savings per sample, and the
 load average over the run (the machine is shared: compare the columns of one run). Then the
 explicit full model over MPI (`mpirun -n R`,
@@ -285,14 +286,18 @@ def _schemes_child(quick: bool) -> dict:
         same = min(model.solve().wall_time_s for _ in range(2 if quick else 3))
         full = full_model_seconds(case, repeats=2 if quick else 3)
         chain = _chain_seconds(case, 256 if quick else 1024)
+        hrz = case.model_copy(update={"submodel": case.submodel.model_copy(update={"mass_lumping": "hrz"})})
+        chain_hrz = _chain_seconds(hrz, 256 if quick else 1024)
         exact = case.model_copy(update={"submodel": case.submodel.model_copy(update={"scheme": "full-model"})})
         chain_exact = _chain_seconds(exact, 256 if quick else 1024)
         rows.append({"scheme": case.time.scheme, "mass_lumping": case.time.mass_lumping, "dofs": model.n_dofs,
                      "dt_s": case.time.dt_s,
                      "time_steps": case.time.n_steps, "stable_dt_s": getattr(model, "stable_time_step_s", None),
                      "ms_per_step": 1e3 * same / case.time.n_steps, "full_s_per_sample": full,
-                     "chain_submodel_scheme": case.submodel.scheme, "chain_s_per_sample": chain,
-                     "saving": full / chain, "chain_exact_s_per_sample": chain_exact,
+                     "chain_submodel_scheme": case.submodel.scheme,
+                     "chain_mass_lumping": case.submodel.mass_lumping, "chain_s_per_sample": chain,
+                     "saving": full / chain, "chain_hrz_s_per_sample": chain_hrz, "saving_hrz": full / chain_hrz,
+                     "chain_exact_s_per_sample": chain_exact,
                      "saving_exact": full / chain_exact,
                      "load_average": 0.5 * (load0 + os.getloadavg()[0])})
     return {"rows": rows, "numba": numba_available(),
@@ -421,7 +426,8 @@ def main(argv=None) -> int:
         r = _run_in_child("--child-schemes", *(["--quick"] if args.quick else []))
         print("Time schemes, default plate: full model and Monte Carlo chain per sample (docs/schemes.md)")
         print(f"{'scheme':>23} {'dt [us]':>7} {'steps':>5} {'stable dt [us]':>14} {'full ms/step':>12} "
-              f"{'full s/sample':>13} {'chain ms/sample':>15} {'saving':>7} {'exact chain ms':>14} {'saving':>7} "
+              f"{'full s/sample':>13} {'chain ms/sample':>15} {'saving':>7} {'hrz chain ms':>12} {'saving':>7} "
+              f"{'exact chain ms':>14} {'saving':>7} "
               f"{'load':>5}")
         for row in r["rows"]:
             stable = "-" if row["stable_dt_s"] is None else f"{row['stable_dt_s'] * 1e6:.3f}"
@@ -429,10 +435,13 @@ def main(argv=None) -> int:
             print(f"{label:>23} {row['dt_s'] * 1e6:7.3f} {row['time_steps']:5d} {stable:>14} "
                   f"{row['ms_per_step']:12.2f} {row['full_s_per_sample']:13.3f} "
                   f"{1e3 * row['chain_s_per_sample']:15.1f} {row['saving']:6.0f}x "
+                  f"{1e3 * row['chain_hrz_s_per_sample']:12.1f} {row['saving_hrz']:6.0f}x "
                   f"{1e3 * row['chain_exact_s_per_sample']:14.1f} {row['saving_exact']:6.0f}x "
                   f"{row['load_average']:5.1f}")
-        print(f"chain: submodel {r['rows'][0]['chain_submodel_scheme']} (case.submodel.scheme); exact chain: the full "
-              f"model's scheme and step; compiled block products (numba): {'yes' if r['numba'] else 'no'}")
+        print(f"chain: submodel {r['rows'][0]['chain_submodel_scheme']} (case.submodel.scheme), lumping "
+              f"{r['rows'][0]['chain_mass_lumping']} (CJRT on the default plate); hrz chain: the same with "
+              f"submodel.mass_lumping = 'hrz'; exact chain: the full model's scheme and step; compiled block products "
+              f"(numba): {'yes' if r['numba'] else 'no'}")
         mpi = []
         if shutil.which("mpirun"):
             for h in [0.01] if args.quick else [0.01, 0.005]:

@@ -283,6 +283,14 @@ def test_quadrilateral_plate_submodel_reproduces_its_zone(tmp_path):
         PlateModel(cjrt)
     assert str(err.value).startswith("time.mass_lumping='cjrt': the CJRT element is P2 on triangles, this mesh has "
                                      "quadrilateral cells") and "\n" not in str(err.value)
+    # the chain's submodel: "auto" is HRZ on quadrilaterals, and "cjrt" (known only once the mesh is read) is
+    # refused when the submodel is built, in one line naming its field
+    assert SubModel(case).mass_lumping == "hrz"
+    sub_cjrt = case.model_copy(update={"submodel": case.submodel.model_copy(update={"mass_lumping": "cjrt"})})
+    with pytest.raises(ConfigError) as err:
+        SubModel(sub_cjrt)
+    assert str(err.value) == ('submodel.mass_lumping="cjrt": the CJRT element is P2 on triangles, this mesh has '
+                              'quadrilateral cells; set submodel.mass_lumping = "auto" (HRZ here) or "hrz"')
 
 
 def _box_case(path, tags=None, position=(0.05, 0.15)):

@@ -205,6 +205,22 @@ class VectorSpace:
         return self.dim * self.n_nodes
 
 
+def resolve_mass_lumping(mesh, degree: int, lumping: str) -> str:
+    """The lumping an explicit model of ``mesh`` at ``degree`` uses for ``lumping`` = ``"auto"``,
+    ``"hrz"`` or ``"cjrt"``: ``"auto"`` is ``"cjrt"`` where the CJRT element exists (degree 2 on
+    triangles) and ``"hrz"`` elsewhere (P1, P3, quadrilaterals, tetrahedra, hexahedra); the others are
+    returned as given (``vector_space`` refuses ``"cjrt"`` where it does not exist)."""
+    dolfinx, _, _ = _modules()
+    if lumping != "auto":
+        return lumping
+    return "cjrt" if degree == 2 and mesh.topology.cell_type == dolfinx.mesh.CellType.triangle else "hrz"
+
+
+def cell_type_name(mesh) -> str:
+    """The mesh's cell type: ``"triangle"``, ``"quadrilateral"``, ``"tetrahedron"`` or ``"hexahedron"``."""
+    return mesh.topology.cell_type.name
+
+
 def vector_space(mesh, degree: int, element: str = "lagrange") -> VectorSpace:
     """The vector space of displacements: P_degree Lagrange, or with ``element="cjrt"`` (degree 2,
     triangles) the mass-lumped P2-plus-bubble element of :mod:`uqgan.fem._cjrt` (nodes: vertices,

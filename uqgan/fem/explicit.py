@@ -35,21 +35,23 @@ def field_stiffness_factor(case: CaseConfig) -> float:
     return float(np.exp(FIELD_SIGMAS * s - 0.5 * s * s))
 
 
-def space_element(case: CaseConfig, *, explicit: bool | None = None) -> str:
+def space_element(case: CaseConfig, *, lumping: str | None = None) -> str:
     """The displacement space's element of a model of the case: ``"cjrt"`` (P2 plus bubble,
-    :mod:`uqgan.fem._cjrt`) when ``time.mass_lumping = "cjrt"`` and the model steps explicitly, else
-    ``"lagrange"`` (P_degree). ``explicit``: whether the model steps with central differences (None:
-    the full model's ``time.scheme``; the chain's submodel passes its own scheme). The zone of a
-    model takes the element of the model's space, so zone and full model share one space.
+    :mod:`uqgan.fem._cjrt`) for the lumping ``"cjrt"``, else ``"lagrange"`` (P_degree). ``lumping``:
+    the model's resolved lumping (the chain's submodel passes its own, ``submodel.mass_lumping``
+    resolved on the mesh); None: the full model's, ``time.mass_lumping`` when ``time.scheme`` is
+    central differences. The zone of a model takes the element of the model's space, so zone and
+    full model share one space.
     """
-    if explicit is None:
-        explicit = case.time.scheme == "central-difference"
-    return "cjrt" if explicit and case.time.mass_lumping == "cjrt" else "lagrange"
+    if lumping is None:
+        lumping = case.time.mass_lumping if case.time.scheme == "central-difference" else "hrz"
+    return "cjrt" if lumping == "cjrt" else "lagrange"
 
 
-def case_lumped_mass(case: CaseConfig, M) -> np.ndarray:
-    """The lumped mass of the case's consistent mass ``M`` (its degree and ``time.mass_lumping``)."""
-    return lumped_mass(M, case.geometry.degree, case.time.mass_lumping)
+def case_lumped_mass(case: CaseConfig, M, lumping: str | None = None) -> np.ndarray:
+    """The lumped mass of the case's consistent mass ``M`` (its degree and ``lumping``, by default
+    the full model's ``time.mass_lumping``)."""
+    return lumped_mass(M, case.geometry.degree, case.time.mass_lumping if lumping is None else lumping)
 
 
 def _rayleigh(case: CaseConfig) -> tuple[float, float]:

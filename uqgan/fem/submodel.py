@@ -14,9 +14,10 @@ as a time-dependent Dirichlet condition, and the zone is stepped with one of two
   is the output spacing divided by the least integer that brings it below
   ``time_step_fraction`` of the limit, so the stored times are steps. Per step and batch: one
   sparse product with K and one with the zone's von Mises operator, no solve. It differs from the
-  full model by the scheme's discretisation error only (docs/schemes.md measures it). With
-  ``time.mass_lumping = "cjrt"`` its zone is the CJRT space (P2 plus bubble, the same boundary
-  nodes), whatever the full model's scheme.
+  full model by the scheme's discretisation error only (docs/schemes.md measures it). Its lumping
+  is its own, ``submodel.mass_lumping``: by default (``"auto"``) the CJRT space (P2 plus bubble,
+  the same boundary nodes) where the zone is P2 on triangles, HRZ elsewhere, whatever the full
+  model's scheme and lumping.
 
 Fed a history stored every k-th step, it interpolates in time (cubic spline by default;
 docs/submodel.md measures the error).
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..config import CaseConfig
+from ..config import CaseConfig, ConfigError
 from ..data.dataset import variables_with_role
 from ..physics.explicit import CentralDifferenceIntegrator
 from ..physics.qoi import QOI_SPECS, qoi_specs
@@ -51,7 +52,8 @@ from . import _dolfinx as backend
 from .explicit import case_lumped_mass, explicit_integrator, space_element, stable_time_step
 from .model import ZoneOperators, build_structure, build_zone
 
-__all__ = ["SUBMODEL_SCHEMES", "SubModel", "SubmodelError", "dense_inverse", "solve_submodel"]
+__all__ = ["SUBMODEL_SCHEMES", "SubModel", "SubmodelError", "dense_inverse", "solve_submodel",
+           "submodel_mass_lumping"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,19 @@ class _TimeGrid:
     dt_s: float  # the submodel's step
 
 
+def submodel_mass_lumping(case: CaseConfig, mesh) -> str:
+    """The explicit submodel's lumping on ``mesh``: ``case.submodel.mass_lumping`` with ``"auto"``
+    resolved to ``"cjrt"`` where the zone is P2 on triangles, else ``"hrz"``
+    (:func:`uqgan.fem._dolfinx.resolve_mass_lumping`). Raises :class:`ConfigError` for ``"cjrt"`` on a
+    mesh file of other cells (the config has already refused it for another degree or dimension)."""
+    lumping = backend.resolve_mass_lumping(mesh, case.geometry.degree, case.submodel.mass_lumping)
+    if lumping == "cjrt" and backend.resolve_mass_lumping(mesh, case.geometry.degree, "auto") != "cjrt":
+        raise ConfigError([f'submodel.mass_lumping="cjrt": the CJRT element is P2 on triangles, this mesh has '
+                           f'{backend.cell_type_name(mesh)} cells; set submodel.mass_lumping = "auto" (HRZ here) '
+                           'or "hrz"'])
+    return lumping
+
+
 class SubModel:
     """The zone of a case as a standalone model driven by boundary displacement histories.
 
@@ -105,10 +120,14 @@ class SubModel:
         t0 = time.perf_counter()
         self.case = case
         structure = build_structure(case)
-        # the chain's explicit scheme uses the case's explicit space (CJRT with mass_lumping = "cjrt");
-        # "full-model" uses the full model's space, so that it reproduces the full model exactly
-        explicit = scheme == "central-difference" or case.time.scheme == "central-difference"
-        full_space = backend.vector_space(structure.mesh, case.geometry.degree, space_element(case, explicit=explicit))
+        #: the zone's lumping with ``scheme="central-difference"`` ("cjrt" or "hrz": ``submodel.mass_lumping``
+        #: resolved on the mesh), None with ``"full-model"``, which keeps the full model's space and
+        #: lumping so that it reproduces the full model exactly
+        self.mass_lumping = None
+        if scheme == "central-difference":
+            self.mass_lumping = submodel_mass_lumping(case, structure.mesh)
+        full_space = backend.vector_space(structure.mesh, case.geometry.degree,
+                                          space_element(case, lumping=self.mass_lumping))
         self.zone = build_zone(case, structure, full_space)
         self._tol = structure.match_tolerance_m
         self.dim = full_space.dim
@@ -126,11 +145,12 @@ class SubModel:
         #: the zone's central-difference stability limit [s] (nominal E), None with ``scheme="full-model"``
         self.stable_time_step_s = None
         if scheme == "central-difference":
-            self._mass_diagonal = case_lumped_mass(case, self.M)
+            self._mass_diagonal = case_lumped_mass(case, self.M, self.mass_lumping)
             self.stable_time_step_s = stable_time_step(case, self.M, self.K, constrained_dofs=self.constrained_dofs,
                                                        mass_diagonal=self._mass_diagonal)
-        logger.info("submodel: %d dofs (%d free), %d boundary nodes, scheme %s%s; built in %.2f s", self.n_dofs,
+        logger.info("submodel: %d dofs (%d free), %d boundary nodes, scheme %s%s%s; built in %.2f s", self.n_dofs,
                     self.n_dofs - self.constrained_dofs.size, self.zone.boundary_nodes.size, scheme,
+                    "" if self.mass_lumping is None else f", {self.mass_lumping} lumping",
                     "" if self.stable_time_step_s is None else f" (stable step {self.stable_time_step_s:.4g} s)",
                     time.perf_counter() - t0)
 
