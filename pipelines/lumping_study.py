@@ -7,8 +7,9 @@ and at half that step; optionally a reference (5 mm, Newmark, 0.125 µs). Every 
 output times (every 1.5 µs up to 300 µs). Prints, for each explicit run, the boundary history
 (relative L2) and the zone QoIs against each Newmark run, the energy balance
 ``max |E_kin + E_strain − W_ext| / W_ext``, and the cost per step and per sample; then the chain's
-explicit submodel with either lumping, fed the default Newmark run's stride-3 history (QoIs against
-that full model, and its cost per sample in batches of 256). Writes results/lumping_study.json;
+explicit submodel with either lumping (``submodel.mass_lumping``: "hrz", and "cjrt", what its
+default "auto" resolves to on this plate), fed the default Newmark run's stride-3 history (QoIs
+against that full model, and its cost per sample in batches of 256). Writes results/lumping_study.json;
 the numbers are in docs/schemes.md ("Mass lumping: HRZ or CJRT"). About 5 minutes on 2 cores
 (8 with --reference).
 
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
     record["chain"] = {}
     for lumping in ("hrz", "cjrt"):
         c = default_case().model_dump()
-        c["time"]["mass_lumping"] = lumping
+        c["submodel"]["mass_lumping"] = lumping
         sub = SubModel(CaseConfig.model_validate(c))
         one = sub.solve(ref.u_bc, ref.time_s, node_x=coords["newmark_0.5"][:, 0], node_y=coords["newmark_0.5"][:, 1])
         sub.solve(block[:8], ref.time_s)  # warm-up (compiled kernels, spline basis)
