@@ -179,7 +179,7 @@ class _AdversarialConfig(_Settings):
                                      "the adversarial generators learn the residual's law themselves on top of the "
                                      "pooled Gaussian: covariance='local' and 'resample' are kriging-gaussian "
                                      "options")] = "pooled"
-    local_points: int = 3
+    local_points: int = 6  # residuals="neighbours": the design points a draw may start from (as kriging-resample)
     # shared by every generator (checked by Generator)
     pod_energy: float = 0.999
     max_modes: int | None = None

@@ -134,7 +134,7 @@ class WGANGP(Generator):
     device : ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``
     num_threads : torch CPU threads while training on the CPU (1; None leaves torch's setting)
     k_individual, n_restarts : the composed kriging-gaussian's options
-    local_points : with ``"neighbours"``, the design points whose runs a draw may start from (3, as
+    local_points : with ``"neighbours"``, the design points whose runs a draw may start from (6, as
         ``kriging-resample``)
     pod_energy, max_modes, validation_fraction, seed, registration, arrival_fraction : the shared
         options of :class:`~uqgan.generators.Generator`
