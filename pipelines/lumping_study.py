@@ -25,10 +25,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import cKDTree
+from scheme_study import history_difference  # pipelines/ is the script's directory
 
 from uqgan.config import CaseConfig, default_case
 from uqgan.fem import PlateModel
+from uqgan.fem.explicit import energy_balance
 from uqgan.fem.submodel import SubModel
 from uqgan.physics.material import half_sine_pulse
 from uqgan.physics.qoi import QOI_SPECS
@@ -45,32 +46,6 @@ def _variant(scheme: str, dt_s: float, *, lumping: str = "hrz", element_size_m: 
     c["time"].update(scheme=scheme, dt_s=dt_s, n_steps=round(END_TIME_S / dt_s), output_stride=stride,
                      mass_lumping=lumping)
     return CaseConfig.model_validate(c)
-
-
-def energy_balance(model: PlateModel) -> float:
-    """``max |E_kin + E_strain − W_ext| / max W_ext`` over the run (trapezoidal external work), as
-    tests/test_fem_explicit.py::test_energy_balance_on_the_default_plate."""
-    case = model.case
-    integ = model.integrator()
-    params = case.parameters.nominal()
-    F = model.unit_load(params["load_position"])
-    amp, dur = params["load_amplitude"], params["load_duration"]
-
-    def force(t):
-        return F * float(half_sine_pulse(t, amp, dur))
-
-    state = {"u": np.zeros(model.n_dofs), "f": force(0.0), "work": 0.0}
-    balance, work = [], []
-
-    def observer(k, t, u, v, a):
-        f = force(t)
-        state["work"] += 0.5 * (f + state["f"]) @ (u - state["u"])
-        state["u"], state["f"] = u.copy(), f
-        balance.append(0.5 * v @ (integ.M @ v) + 0.5 * u @ (integ.K @ u) - state["work"])
-        work.append(state["work"])
-
-    integ.run(case.time.n_steps, force=force, observer=observer)
-    return float(np.abs(balance).max() / max(work))
 
 
 def step_cost_ms(model: PlateModel, n_steps: int = 300) -> float:
@@ -119,10 +94,7 @@ def main(argv=None) -> int:
                  if "ms_per_step" in rec else ""))
 
     def compare(a: str, b: str) -> dict:
-        idx = cKDTree(coords[a]).query(coords[b])[1]  # b's boundary nodes are a subset of a's
-        ua, ub = sols[a].u_bc[:, idx], sols[b].u_bc
-        out = {"history_rel_l2": float(np.linalg.norm(ub - ua) / np.linalg.norm(ua))}
-        out.update({s.name: float(sols[b].qoi[s.name] / sols[a].qoi[s.name] - 1) for s in QOI_SPECS})
+        out = history_difference(sols[a], coords[a], sols[b], coords[b])
         print(f"  {b} vs {a}: history {out['history_rel_l2']:.2%}, "
               + ", ".join(f"{s.name} {out[s.name]:+.2%}" for s in QOI_SPECS))
         return out

@@ -6,6 +6,11 @@ import numpy as np
 
 from uqgan.stats.metrics import energy_distance
 
+#: tiny networks and training for the adversarial generators' tests: each fit takes about a second on
+#: one busy core (each test file adds its ``residuals`` and, where it needs them, validation settings)
+TINY = dict(hidden=16, layers=2, latent_dim=3, batch_size=16, n_critic=2, k_individual=2, n_restarts=0,
+            validation_samples=16, device="cpu", seed=3)
+
 
 def params(ds, rows):
     """The parameters of dataset rows, as ``Generator.sample`` takes them."""

@@ -18,6 +18,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _wgan_helpers import TINY as _TINY  # noqa: E402
 from _wgan_helpers import assert_same_weights as _assert_same_weights  # noqa: E402
 from _wgan_helpers import generated as _generated  # noqa: E402
 from _wgan_helpers import held_out_truth as _held_out_truth  # noqa: E402
@@ -40,8 +41,7 @@ from uqgan.generators.wgan.trainer import (  # noqa: E402
 # tiny networks and data: every fit below takes well under a second on one busy core. These tests are
 # of the correction of the pooled Gaussian (residuals="replicate"); the default, the deviations'
 # law, is tested in tests/test_wgan_deviations.py
-TINY = dict(hidden=16, layers=2, latent_dim=3, batch_size=16, n_critic=2, k_individual=2, n_restarts=0,
-            validation_fraction=0.25, validation_samples=16, device="cpu", seed=3, residuals="replicate")
+TINY = dict(_TINY, validation_fraction=0.25, residuals="replicate")
 
 
 @pytest.fixture(scope="module")

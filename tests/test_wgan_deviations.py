@@ -17,15 +17,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _wgan_helpers import TINY as _TINY  # noqa: E402
 from _wgan_helpers import generated, held_out_truth, mean_ed, paired_permutation_pvalue  # noqa: E402
 from _wgan_helpers import params as _params  # noqa: E402
 
 from uqgan.data.synthetic import synthetic_bc_dataset  # noqa: E402
 from uqgan.generators import Generator, make_generator  # noqa: E402
 
-# tiny networks and data: each fit below takes about a second on one busy core
-TINY = dict(hidden=16, layers=2, latent_dim=3, batch_size=16, n_critic=2, k_individual=2, n_restarts=0,
-            validation_samples=16, device="cpu", seed=3, residuals="deviations")
+# the shared tiny settings (tests/_wgan_helpers.py) on the law of the deviations from a Gaussian start
+TINY = dict(_TINY, residuals="deviations")
 
 
 @pytest.fixture(scope="module")

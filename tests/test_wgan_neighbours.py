@@ -15,6 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _wgan_helpers import TINY as _TINY  # noqa: E402
 from _wgan_helpers import params as _params  # noqa: E402
 
 from uqgan.config import ConfigError  # noqa: E402
@@ -22,8 +23,7 @@ from uqgan.data.synthetic import synthetic_bc_dataset  # noqa: E402
 from uqgan.generators import Generator, make_generator  # noqa: E402
 from uqgan.generators._neighbours import NeighbourRule  # noqa: E402
 
-TINY = dict(hidden=16, layers=2, latent_dim=3, batch_size=16, n_critic=2, k_individual=2, n_restarts=0,
-            validation_samples=16, device="cpu", seed=3, residuals="neighbours")
+TINY = dict(_TINY, residuals="neighbours")
 
 
 @pytest.fixture(scope="module")
