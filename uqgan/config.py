@@ -314,7 +314,7 @@ class TimeConfig(_Frozen):
         description='the explicit full model (scheme = "central-difference"; the chain\'s submodel has its own, '
         'submodel.mass_lumping): "hrz" (the P_k space, HRZ diagonal scaling; row sums for P1) or "cjrt" (degree 2 on '
         "triangles: P2 plus a cubic bubble with nodes at vertices, edge midpoints and centroid, lumped by the exact "
-        "7-point rule; P2's dispersion accuracy at 1.5x the dofs and 1.9x the cost; docs/schemes.md)",
+        "7-point rule: P2's dispersion accuracy with one more node per cell; cost and accuracy in docs/schemes.md)",
     )
 
     @property
@@ -339,8 +339,8 @@ class SubmodelConfig(_Frozen):
     mass_lumping: Literal["auto", "hrz", "cjrt"] = Field(
         "auto",
         description='central-difference: the zone\'s lumped mass, "auto" (CJRT where the zone is P2 on triangles, '
-        'else HRZ), "hrz" or "cjrt" (P2 plus bubble, triangles only: within 0.85 % of the Newmark full model on the '
-        "default case where HRZ is 2.3 % off, for 1.3-1.4x the chain's cost; docs/schemes.md)",
+        'else HRZ), "hrz" or "cjrt" (P2 plus bubble, triangles only: the chain closer to the Newmark full model '
+        "than with HRZ, at a higher cost per sample; both measured in docs/schemes.md)",
     )
 
 
