@@ -136,6 +136,19 @@ class Structure:
         return self.mesh.geometry.dim
 
 
+def plate_regions(mesh, geometry, midpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The built-in plate's regions on ``mesh`` (serial or this rank's part): a boolean mask over the
+    cells whose ``midpoints`` lie strictly inside the zone box, the clamped facets (bottom edge,
+    y = 0) and the loaded facets (top edge, y = height), to 1e-6 of the element size."""
+    z = geometry.zone
+    in_zone = ((midpoints[:, 0] > z.x_min_m) & (midpoints[:, 0] < z.x_max_m)
+               & (midpoints[:, 1] > z.y_min_m) & (midpoints[:, 1] < z.y_max_m))
+    tol = 1e-6 * geometry.element_size_m
+    clamp = backend.boundary_facets(mesh, lambda x: np.abs(x[1]) < tol)
+    top = backend.boundary_facets(mesh, lambda x: np.abs(x[1] - geometry.height_m) < tol)
+    return in_zone, clamp, top
+
+
 def build_structure(case: CaseConfig) -> Structure:
     """The case's mesh, zone cells, clamped and loaded facets (see :class:`Structure`).
 
@@ -149,14 +162,10 @@ def build_structure(case: CaseConfig) -> Structure:
         return _structure_from_file(case)
     z = g.zone
     mesh = build_mesh(case)
-    mid = backend.cell_midpoints(mesh)
-    cells = np.flatnonzero((mid[:, 0] > z.x_min_m) & (mid[:, 0] < z.x_max_m)
-                           & (mid[:, 1] > z.y_min_m) & (mid[:, 1] < z.y_max_m)).astype(np.int32)
+    in_zone, clamp, top = plate_regions(mesh, g, backend.cell_midpoints(mesh))
+    cells = np.flatnonzero(in_zone).astype(np.int32)
     if cells.size == 0:
         raise ValueError("the zone contains no cell: refine geometry.element_size_m or enlarge the zone")
-    tol = 1e-6 * g.element_size_m
-    clamp = backend.boundary_facets(mesh, lambda x: np.abs(x[1]) < tol)
-    top = backend.boundary_facets(mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
     return Structure(mesh=mesh, zone_cells=cells, clamped_facets=clamp, loaded_facets=top,
                      match_tolerance_m=MATCH_TOLERANCE * g.element_size_m,
                      zone_centre=np.array([0.5 * (z.x_min_m + z.x_max_m), 0.5 * (z.y_min_m + z.y_max_m)]),

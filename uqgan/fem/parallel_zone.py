@@ -34,7 +34,7 @@ from scipy.spatial import cKDTree
 from ..config import CaseConfig, ConfigError
 from ..physics.qoi import ZoneQoI, qoi_specs
 from . import _dolfinx as backend
-from .model import MATCH_TOLERANCE, order_boundary_nodes
+from .model import MATCH_TOLERANCE, order_boundary_nodes, plate_regions
 
 __all__ = ["DistributedStructure", "DistributedZone", "distributed_structure"]
 
@@ -64,11 +64,7 @@ def _plate(case: CaseConfig) -> DistributedStructure:
         mesh = backend.distributed_mesh_from_arrays(points, triangles)
     else:
         mesh = backend.distributed_rectangle_mesh(g.length_m, g.height_m, g.nx, g.ny)
-    mid = backend.local_cell_midpoints(mesh)
-    flags = (mid[:, 0] > z.x_min_m) & (mid[:, 0] < z.x_max_m) & (mid[:, 1] > z.y_min_m) & (mid[:, 1] < z.y_max_m)
-    tol = 1e-6 * g.element_size_m
-    clamp = backend.boundary_facets(mesh, lambda x: np.abs(x[1]) < tol)
-    top = backend.boundary_facets(mesh, lambda x: np.abs(x[1] - g.height_m) < tol)
+    flags, clamp, top = plate_regions(mesh, g, backend.local_cell_midpoints(mesh))
     return DistributedStructure(mesh=mesh, zone_flags=flags, clamped_facets=clamp, loaded_facets=top,
                                 match_tolerance_m=MATCH_TOLERANCE * g.element_size_m,
                                 zone_centre=np.array([0.5 * (z.x_min_m + z.x_max_m), 0.5 * (z.y_min_m + z.y_max_m)]),
