@@ -68,3 +68,29 @@ def test_a_generators_scores_do_not_depend_on_the_others_evaluated_with_it():
     both = evaluate_generators({"pca-gaussian": pca, "kriging-gaussian": kg}, held).per_point
     np.testing.assert_array_equal(alone["ed"].sel(generator="kriging-gaussian").values,
                                   both["ed"].sel(generator="kriging-gaussian").values)
+
+
+def test_draws_average_the_per_point_metrics_of_single_draws():
+    """``draws=3`` is the mean of the evaluations with seeds 0, 1, 2, per point and metric (to
+    round-off), except ``ed_pvalue``, the first draw's; the winner and the tests use those means."""
+    import pytest
+
+    from uqgan.data.synthetic import synthetic_bc_dataset
+    from uqgan.evaluation import evaluate_generators
+    from uqgan.generators import make_generator
+
+    ds = synthetic_bc_dataset("gaussian", n_points=30, replicates=3, n_time=16, n_nodes=3, seed=0)
+    held = synthetic_bc_dataset("gaussian", n_points=3, replicates=8, n_time=16, n_nodes=3, seed=5)
+    gens = {"kriging-gaussian": make_generator("kriging-gaussian", k_individual=2, n_restarts=0, seed=0).fit(ds),
+            "pca-gaussian": make_generator("pca-gaussian", seed=0).fit(ds)}
+    single = [evaluate_generators(gens, held, seed=s).per_point for s in range(3)]
+    three = evaluate_generators(gens, held, seed=0, draws=3)
+    for m in ("ed", "ed_floor", "mmd2", "fd10", "coverage_90", "peak_ks", "peak_mean_bias"):
+        np.testing.assert_allclose(three.per_point[m].values, np.mean([p[m].values for p in single], axis=0),
+                                   rtol=1e-12)
+    np.testing.assert_array_equal(three.per_point["ed_pvalue"].values, single[0]["ed_pvalue"].values)
+    assert three.per_point.attrs["draws"] == 3 and "mean of 3 evaluation draws" in three.verdict
+    best = min(three.summary, key=lambda s: s["ed_over_floor"])["generator"]
+    assert three.winner == best
+    with pytest.raises(ValueError, match=r"^draws=0: must be an integer >= 1"):
+        evaluate_generators(gens, held, draws=0)

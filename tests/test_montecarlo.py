@@ -159,6 +159,15 @@ def test_zone_qoi_check_known_answers(setup):
         ratio = (1 + z["mean_bias"].sel(generator="scaled", qoi=q)) / (1 + replay["mean_bias"].sel(qoi=q))
         np.testing.assert_allclose(ratio.values, factor, rtol=1e-9)
     assert ((z["ks"] >= 0) & (z["ks"] <= 1)).all() and ((z["ks_floor"] >= 0) & (z["ks_floor"] <= 1)).all()
+    # two draws: the replay ignores its stream, so its biases and KS are the one draw's; the floor is the
+    # mean of the floors of seeds 0 and 1
+    z2 = zone_qoi_check({"replay": _Replay(truth, 1.0)}, truth, case, seed=0, draws=2)
+    z1 = zone_qoi_check({"replay": _Replay(truth, 1.0)}, truth, case, seed=1)
+    for m in ("mean_bias", "ks", "spread_ratio", "pooled_mean_bias"):
+        np.testing.assert_allclose(z2[m].values, z[m].sel(generator=["replay"]).values, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(z2["ks_floor"].values, (z["ks_floor"].sel(generator=["replay"]).values
+                                                       + z1["ks_floor"].values) / 2, rtol=1e-12)
+    assert z2.attrs["draws"] == 2
     with pytest.raises(ValueError, match="qoi_"):
         zone_qoi_check({"replay": _Replay(truth, 1.0)}, truth.drop_vars([v for v in truth.data_vars
                                                                        if v.startswith("qoi_")]), case)

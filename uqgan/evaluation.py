@@ -64,7 +64,8 @@ def _generator_streams(names, seed: int) -> dict:
             for name in names}
 
 
-def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int = 0) -> EvaluationReport:
+def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int = 0,
+                        draws: int = 1) -> EvaluationReport:
     """Compare generators against held-out replicates.
 
     Parameters
@@ -79,9 +80,28 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
     seed
         Seeds the splits and the tests and, with each generator's name, its own stream of draws (a
         generator's scores do not depend on the others evaluated with it).
+    draws
+        Evaluation draws averaged, with seeds ``seed``, ``seed + 1``, …: every per-point metric is
+        the mean over the draws (the paired tests and the winner come from those means), except
+        ``ed_pvalue``, the first draw's permutation test (a mean of p-values is not a p-value). One
+        draw's noise can swap generators that are close (docs/generators.md measures how much).
     """
     import xarray as xr
 
+    if not (isinstance(draws, int) and draws >= 1):
+        raise ValueError(f"draws={draws!r}: must be an integer >= 1 (evaluation draws averaged)")
+    names = list(generators)
+    runs = [_point_metrics(generators, truth, n_splits=n_splits, seed=seed + r) for r in range(draws)]
+    points = runs[0][1]
+    out = {m: np.mean([run[0][m] for run in runs], axis=0) for m in runs[0][0]}
+    out["ed_pvalue"] = runs[0][0]["ed_pvalue"]
+    per_point = xr.Dataset({m: (("generator", "point"), v) for m, v in out.items()},
+                           coords={"generator": names, "point": points}, attrs={"draws": draws, "seed": seed})
+    return _summarise(per_point, names, points, seed)
+
+
+def _point_metrics(generators: dict, truth, *, n_splits: int, seed: int) -> tuple[dict, np.ndarray]:
+    """One evaluation draw of :func:`evaluate_generators`: ``({metric: (generator, point) array}, points)``."""
     from .generators._pod import fit_pod
     from .stats.metrics import (
         energy_distance,
@@ -144,8 +164,11 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
             out["peak_spread_ratio"][i, j] = q["spread_ratio"]
             out["peak_ks"][i, j] = q["ks"]
         logger.info("evaluated held-out point %s (%d replicates)", p, n_t)
-    per_point = xr.Dataset({m: (("generator", "point"), v) for m, v in out.items()},
-                           coords={"generator": names, "point": points})
+    return out, points
+
+
+def _summarise(per_point, names: list, points: np.ndarray, seed: int) -> EvaluationReport:
+    """The summary table, the winner by ED / floor and the paired tests of :func:`evaluate_generators`."""
     per_point["ed_ratio"] = per_point["ed"] / per_point["ed_floor"]
     summary = []
     for i, name in enumerate(names):
@@ -175,12 +198,14 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
         summary[i]["p_vs_winner"] = pval
         parts.append(f"{name} by {d.mean():.2f} floor units (paired sign-flip p = {pval:.3f}"
                      f"{', significant' if pval < 0.05 else ', not significant'})")
+    draws = per_point.attrs.get("draws", 1)
     verdict = (f"{winner} is closest to the held-out truth (energy distance {summary[best]['ed_over_floor']:.2f} x "
-               f"the truth-vs-truth floor over {points.size} points); it leads " + "; ".join(parts))
+               f"the truth-vs-truth floor over {points.size} points"
+               + (f", mean of {draws} evaluation draws" if draws > 1 else "") + "); it leads " + "; ".join(parts))
     return EvaluationReport(per_point=per_point, summary=summary, winner=winner, verdict=verdict)
 
 
-def zone_qoi_check(generators: dict, truth, case=None, *, seed: int = 0, batch_size: int = 256):
+def zone_qoi_check(generators: dict, truth, case=None, *, seed: int = 0, batch_size: int = 256, draws: int = 1):
     """The check users care about: the zone QoIs of generated histories through the submodel
     against the full model's QoIs at held-out points.
 
@@ -203,6 +228,10 @@ def zone_qoi_check(generators: dict, truth, case=None, *, seed: int = 0, batch_s
         by default the one the campaign recorded (its ``case_toml`` attribute)
     seed : seeds the truth's half-splits for the KS floor and, with each generator's name, its own
         stream of draws (a generator's result does not depend on the others evaluated with it)
+    draws : evaluation draws averaged, with seeds ``seed``, ``seed + 1``, …: per point, ``mean_bias``
+        is that of all the draws' QoIs together, ``q95_bias``, ``spread_ratio``, ``ks`` and ``ks_floor``
+        are means over the draws (each draw as many QoIs as the truth, so the KS stays comparable to
+        its floor); ``pooled_mean_bias`` and its standard error use all the draws' QoIs together
 
     Returns
     -------
@@ -230,7 +259,8 @@ def zone_qoi_check(generators: dict, truth, case=None, *, seed: int = 0, batch_s
     if not qois:
         raise ValueError("the held-out data has no qoi_* variables: it must be a full-model campaign "
                          "(`uqgan generate-data`) to compare zone QoIs")
-    rng = np.random.default_rng(seed)
+    if not (isinstance(draws, int) and draws >= 1):
+        raise ValueError(f"draws={draws!r}: must be an integer >= 1 (evaluation draws averaged)")
     points = np.unique(truth["point"].values)
     params = variables_with_role(truth, "parameter")
     sub = SubModel(case, scheme="full-model")  # one exact submodel for every generator's chain
@@ -241,28 +271,34 @@ def zone_qoi_check(generators: dict, truth, case=None, *, seed: int = 0, batch_s
     n_per = [t_q[qois[0]][j].size for j in range(points.size)]
     shape = (len(names), len(qois), points.size)
     out = {m: np.full(shape, np.nan) for m in ("mean_bias", "q95_bias", "spread_ratio", "ks", "ks_floor")}
+    rngs = [np.random.default_rng(seed + r) for r in range(draws)]  # the truth's splits, one stream per draw
     for a, q in enumerate(qois):  # the truth's own floor, the same for every generator
         for j in range(points.size):
-            y = t_q[q][j]
-            s, h = rng.permutation(y.size), y.size // 2
-            out["ks_floor"][:, a, j] = ks_2samp(y[s[:h]], y[s[h:2 * h]]).statistic
+            y, h = t_q[q][j], t_q[q][j].size // 2
+            stats = []
+            for rng in rngs:
+                s = rng.permutation(y.size)
+                stats.append(ks_2samp(y[s[:h]], y[s[h:2 * h]]).statistic)
+            out["ks_floor"][:, a, j] = np.mean(stats)
     pooled, pooled_se = np.full(shape[:2], np.nan), np.full(shape[:2], np.nan)
-    draws = _generator_streams(names, seed)
+    streams = [_generator_streams(names, seed + r) for r in range(draws)]
     for i, name in enumerate(names):
-        gen_q = {q: [] for q in qois}
+        gen_q = {q: [[] for _ in range(points.size)] for q in qois}  # [point][draw] -> QoIs
         for j in range(points.size):
-            res = chains[name].qois({k: v[j:j + 1] for k, v in rows.items()}, n=n_per[j], rng=draws[name],
-                                    batch_size=batch_size)
-            for q in qois:
-                gen_q[q].append(res[q.removeprefix("qoi_")])
+            for st in streams:
+                res = chains[name].qois({k: v[j:j + 1] for k, v in rows.items()}, n=n_per[j], rng=st[name],
+                                        batch_size=batch_size)
+                for q in qois:
+                    gen_q[q][j].append(res[q.removeprefix("qoi_")])
         for a, q in enumerate(qois):
             num = den = var_num = var_den = 0.0
             for j in range(points.size):
-                x, y = gen_q[q][j], t_q[q][j]
+                xs, y = gen_q[q][j], t_q[q][j]
+                x = np.concatenate(xs)
                 out["mean_bias"][i, a, j] = x.mean() / y.mean() - 1
-                out["q95_bias"][i, a, j] = np.quantile(x, 0.95) / np.quantile(y, 0.95) - 1
-                out["spread_ratio"][i, a, j] = x.std(ddof=1) / y.std(ddof=1)
-                out["ks"][i, a, j] = ks_2samp(x, y).statistic
+                out["q95_bias"][i, a, j] = np.mean([np.quantile(d, 0.95) for d in xs]) / np.quantile(y, 0.95) - 1
+                out["spread_ratio"][i, a, j] = np.mean([d.std(ddof=1) for d in xs]) / y.std(ddof=1)
+                out["ks"][i, a, j] = np.mean([ks_2samp(d, y).statistic for d in xs])
                 num, den = num + x.mean(), den + y.mean()
                 var_num, var_den = var_num + x.var(ddof=1) / x.size, var_den + y.var(ddof=1) / y.size
             ratio = num / den  # delta method: Var(N/D) ≈ (Var N + R² Var D) / D²
@@ -275,6 +311,7 @@ def zone_qoi_check(generators: dict, truth, case=None, *, seed: int = 0, batch_s
     ds["pooled_mean_bias_se"] = (("generator", "qoi"), pooled_se)
     ds.attrs["description"] = ("zone QoIs of generated histories through the submodel against the full model's, "
                                "at held-out points; biases are relative (0.1 = 10 % high)")
+    ds.attrs.update(draws=draws, seed=seed)
     return ds
 
 

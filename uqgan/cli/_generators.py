@@ -130,6 +130,8 @@ def evaluate(
     data: Annotated[Path, typer.Option(metavar="DATA", help="Held-out campaign with many replicates per point.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the comparison as JSON.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the truth splits and the draws.")] = 0,
+    draws: Annotated[int, typer.Option(min=1, help="Evaluation draws averaged (seeds SEED, SEED+1, ...): one "
+                                       "draw's noise can swap generators that are close.")] = 1,
     zone_qois: Annotated[bool, typer.Option(help="Also run the submodel on generated histories and compare the "
                                             "zone QoIs with the full model's in DATA (needs dolfinx).")] = False,
 ) -> None:
@@ -154,10 +156,10 @@ def evaluate(
             from ..evaluation import zone_qoi_check
 
             try:  # with the case the held-out data was made with
-                zone = zone_qoi_check(gens, truth, seed=seed)
+                zone = zone_qoi_check(gens, truth, seed=seed, draws=draws)
             except ImportError as err:  # the FEM layer names what is missing (dolfinx) and how to install it
                 raise _fail(str(err), EXIT_ENVIRONMENT) from None
-        report = evaluate_generators(gens, truth, seed=seed)
+        report = evaluate_generators(gens, truth, seed=seed, draws=draws)
         if out is not None:
             import json
 
