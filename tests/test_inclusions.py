@@ -118,3 +118,34 @@ def test_config_defaults_round_trip_and_errors():
         case_from_dict({"random_inclusions": {**INCLUSIONS, "radius_range_m": [0.05, 0.11]}})
     with pytest.raises(ConfigError, match="random_inclusions.stiffness_ratio=0"):
         case_from_dict({"random_inclusions": {**INCLUSIONS, "stiffness_ratio": 0}})
+
+
+def test_region_bounds_the_centres_and_a_lone_centre_is_uniform_in_it():
+    """``region_m``: every centre lies in the box intersected with the plate shrunk by ``r``, and
+    without keep-outs a lone centre is uniform there (KS on x given r, fixed seed as above)."""
+    rng = np.random.default_rng(3)
+    region = (0.35, 0.85, 0.0, 0.25)
+    c = np.array([sample_inclusions(1, radius_range_m=(0.04, 0.05), length_m=1.0, height_m=0.25, margin_m=0.0,
+                                    region_m=region, rng=rng)[0] for _ in range(2000)])
+    assert np.all((c[:, 0] >= 0.35) & (c[:, 0] <= 0.85))
+    assert np.all((c[:, 1] >= c[:, 2]) & (c[:, 1] <= 0.25 - c[:, 2]))
+    assert stats.kstest((c[:, 0] - 0.35) / 0.5, "uniform").pvalue > 0.01
+    # beside the shipped void case's zone: left or right of it, about half each, never above it
+    rng = np.random.default_rng(4)
+    zone = (0.55, 0.65, 0.08, 0.16)
+    c = np.array([sample_inclusions(1, radius_range_m=(0.04, 0.05), length_m=1.0, height_m=0.25, margin_m=0.02,
+                                    keep_out_boxes_m=[zone], region_m=region, rng=rng)[0] for _ in range(400)])
+    left = c[:, 0] < 0.6
+    assert np.all(c[left, 0] <= 0.55 - c[left, 2] - 0.02 + 1e-12)
+    assert np.all(c[~left, 0] >= 0.65 + c[~left, 2] + 0.02 - 1e-12)
+    assert abs(left.mean() - 0.5) < 4 * 0.5 / np.sqrt(400)  # binomial, 4 sd
+
+
+def test_region_errors_name_the_field():
+    with pytest.raises(ConfigError, match=r"random_inclusions.region_m=\[0.5, 0.4, 0.0, 0.25\].*x_max > x_min"):
+        case_from_dict({"random_inclusions": {**INCLUSIONS, "region_m": [0.5, 0.4, 0.0, 0.25]}})
+    with pytest.raises(InclusionPlacementError, match="or widen region_m"):
+        sample_inclusions(1, radius_range_m=(0.05, 0.05), length_m=1.0, height_m=0.25, margin_m=0.0,
+                          region_m=(0.0, 1.0, 0.2, 0.25), rng=np.random.default_rng(0))
+    case = case_from_dict({"random_inclusions": {**INCLUSIONS, "region_m": [0.1, 0.3, 0.05, 0.2]}})
+    assert case_from_toml(case_to_toml(case)) == case

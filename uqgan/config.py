@@ -243,6 +243,9 @@ class RandomInclusionsConfig(_Frozen):
     margin_m: NonNegFloat = Field(
         0.02, description="least clearance of an inclusion from the zone, the clamped and loaded edges and the "
                           "other inclusions [m]")
+    region_m: tuple[float, float, float, float] | None = Field(
+        None, description="[x_min, x_max, y_min, y_max]: the box the centres are drawn in (still inside the plate "
+                          "and clear of the zone and the edges) [m]; None = the whole plate")
 
     @model_validator(mode="after")
     def _ordered(self) -> RandomInclusionsConfig:
@@ -250,6 +253,14 @@ class RandomInclusionsConfig(_Frozen):
         if high < low:
             raise ValueError(f"radius_range_m=[{low}, {high}]: high must be >= low (e.g. [{high}, {low}])")
         return self
+
+    @field_validator("region_m")
+    @classmethod
+    def _box(cls, v):
+        if v is not None and (not all(math.isfinite(x) for x in v) or v[1] <= v[0] or v[3] <= v[2]):
+            raise ValueError("must be four finite numbers [x_min, x_max, y_min, y_max] with x_max > x_min and "
+                             "y_max > y_min")
+        return v
 
 
 class ThresholdsConfig(_Frozen):

@@ -8,7 +8,8 @@ with the sample as latent truth, never given to a generator.
 
 Placement (:func:`sample_inclusions`) is rejection sampling (Devroye, *Non-Uniform Random Variate
 Generation*, 1986, §II.3): for each inclusion in turn, draw ``r ~ U(r_low, r_high)`` and a centre
-uniform over the plate's bounding box shrunk by ``r`` (the circle lies inside the plate), and
+uniform over the plate's bounding box shrunk by ``r`` (the circle lies inside the plate), or over
+its intersection with a given region (``region_m``: where the defects are looked for), and
 accept it when the circle is at least ``margin_m`` clear of
 
 * the keep-out boxes (the submodel zone: the zone's own material is never changed),
@@ -48,7 +49,7 @@ def _box_distance(x: float, y: float, box: np.ndarray) -> float:
 
 
 def sample_inclusions(count: int, *, radius_range_m: tuple[float, float], length_m: float, height_m: float,
-                      margin_m: float, keep_out_boxes_m=(), rng: np.random.Generator) -> np.ndarray:
+                      margin_m: float, keep_out_boxes_m=(), region_m=None, rng: np.random.Generator) -> np.ndarray:
     """Place ``count`` circles in the plate ``[0, length_m] x [0, height_m]`` by rejection sampling.
 
     Parameters
@@ -63,6 +64,9 @@ def sample_inclusions(count: int, *, radius_range_m: tuple[float, float], length
         Least clearance [m] of a circle from each keep-out box, from both edges and from the other circles.
     keep_out_boxes_m : sequence of (x_min, x_max, y_min, y_max)
         Boxes no inclusion may come within ``margin_m`` of (the submodel zone) [m].
+    region_m : (x_min, x_max, y_min, y_max) or None
+        The box the centres are drawn in, intersected with the plate shrunk by ``r`` [m]; None: the
+        whole plate.
     rng : numpy.random.Generator
         The sample's stream.
 
@@ -78,12 +82,16 @@ def sample_inclusions(count: int, *, radius_range_m: tuple[float, float], length
     """
     low, high = (float(v) for v in radius_range_m)
     boxes = [np.asarray(b, dtype=float) for b in keep_out_boxes_m]
+    rx0, rx1, ry0, ry1 = (-np.inf, np.inf, -np.inf, np.inf) if region_m is None else (float(v) for v in region_m)
     out = np.empty((count, 3))
     for k in range(count):
         for _ in range(MAX_TRIES):
             r = rng.uniform(low, high)
-            x = rng.uniform(r, length_m - r)
-            y = rng.uniform(r, height_m - r)
+            x0, x1, y0, y1 = max(r, rx0), min(length_m - r, rx1), max(r, ry0), min(height_m - r, ry1)
+            if x1 < x0 or y1 < y0:  # this radius fits nowhere in the region
+                continue
+            x = rng.uniform(x0, x1)
+            y = rng.uniform(y0, y1)
             clear = r + margin_m
             if y < clear or height_m - y < clear:  # the clamped and the loaded edge
                 continue
@@ -96,7 +104,9 @@ def sample_inclusions(count: int, *, radius_range_m: tuple[float, float], length
         else:
             raise InclusionPlacementError(
                 f"random_inclusions: no place for inclusion {k + 1} of {count} in {MAX_TRIES} draws (radius_range_m="
-                f"[{low}, {high}], margin_m={margin_m}): lower count, radius_range_m or margin_m")
+                f"[{low}, {high}], margin_m={margin_m}"
+                + ("" if region_m is None else f", region_m={[float(v) for v in region_m]}")
+                + "): lower count, radius_range_m or margin_m" + ("" if region_m is None else ", or widen region_m"))
     return out
 
 
@@ -107,7 +117,7 @@ def plate_inclusions(case, *, rng: np.random.Generator) -> np.ndarray:
     z = g.zone
     return sample_inclusions(inc.count, radius_range_m=inc.radius_range_m, length_m=g.length_m, height_m=g.height_m,
                              margin_m=inc.margin_m, keep_out_boxes_m=[(z.x_min_m, z.x_max_m, z.y_min_m, z.y_max_m)],
-                             rng=rng)
+                             region_m=inc.region_m, rng=rng)
 
 
 def inclusion_mask(points_m: np.ndarray, inclusions: np.ndarray) -> np.ndarray:
