@@ -40,6 +40,16 @@ def test_shipped_inclusions_case_checks():
     assert "random inclusions" in r.output
 
 
+def test_shipped_void_case_is_the_inclusions_case_with_one_void_beside_the_zone():
+    void = load_case(ROOT / "simulations" / "plate_void" / "case.toml")
+    inc = load_case(ROOT / "simulations" / "plate_inclusions" / "case.toml")
+    assert void.random_inclusions.count == 1 and void.random_inclusions.region_m == (0.35, 0.85, 0.0, 0.25)
+    assert void.model_dump(exclude={"name", "random_inclusions"}) == inc.model_dump(exclude={"name",
+                                                                                            "random_inclusions"})
+    r = invoke("check", ROOT / "simulations" / "plate_void" / "case.toml")
+    assert r.exit_code == 0, r.output
+
+
 @pytest.mark.fenicsx
 def test_inclusions_campaign_changes_histories_and_resumes_bit_identical(tmp_path):
     pytest.importorskip("dolfinx")
