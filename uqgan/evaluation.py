@@ -90,8 +90,15 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
 
     if not (isinstance(draws, int) and draws >= 1):
         raise ValueError(f"draws={draws!r}: must be an integer >= 1 (evaluation draws averaged)")
+    from .generators._pod import fit_pod
+
     names = list(generators)
-    runs = [_point_metrics(generators, truth, n_splits=n_splits, seed=seed + r) for r in range(draws)]
+    amp_all = truth["load_amplitude"].values if "load_amplitude" in truth else np.ones(truth.sizes["sample"])
+    u_all = truth["u_bc"].transpose("sample", "time", "node", "component").values
+    # a common reference basis for the Gaussian-fit distances: POD of the held-out truth itself
+    ref_pod = fit_pod(_flat_per_amplitude(u_all, amp_all), energy=0.999)
+    runs = [_point_metrics(generators, truth, u_all, amp_all, ref_pod, n_splits=n_splits, seed=seed + r)
+            for r in range(draws)]
     points = runs[0][1]
     out = {m: np.mean([run[0][m] for run in runs], axis=0) for m in runs[0][0]}
     out["ed_pvalue"] = runs[0][0]["ed_pvalue"]
@@ -100,9 +107,10 @@ def evaluate_generators(generators: dict, truth, *, n_splits: int = 5, seed: int
     return _summarise(per_point, names, points, seed)
 
 
-def _point_metrics(generators: dict, truth, *, n_splits: int, seed: int) -> tuple[dict, np.ndarray]:
-    """One evaluation draw of :func:`evaluate_generators`: ``({metric: (generator, point) array}, points)``."""
-    from .generators._pod import fit_pod
+def _point_metrics(generators: dict, truth, u_all: np.ndarray, amp_all: np.ndarray, ref_pod, *, n_splits: int,
+                   seed: int) -> tuple[dict, np.ndarray]:
+    """One evaluation draw of :func:`evaluate_generators` (the truth's histories ``u_all``, amplitudes
+    ``amp_all`` and reference POD given): ``({metric: (generator, point) array}, points)``."""
     from .stats.metrics import (
         energy_distance,
         energy_permutation_test,
@@ -116,10 +124,6 @@ def _point_metrics(generators: dict, truth, *, n_splits: int, seed: int) -> tupl
     rng = np.random.default_rng(seed)  # the truth's splits (nothing else draws from it in the loop)
     points = np.unique(truth["point"].values)
     params = variables_with_role(truth, "parameter")
-    amp_all = truth["load_amplitude"].values if "load_amplitude" in truth else np.ones(truth.sizes["sample"])
-    u_all = truth["u_bc"].transpose("sample", "time", "node", "component").values
-    # a common reference basis for the Gaussian-fit distances: POD of the held-out truth itself
-    ref_pod = fit_pod(_flat_per_amplitude(u_all, amp_all), energy=0.999)
     names = list(generators)
     n_fd = min(10, ref_pod.n_modes)  # a Gaussian fit from 20 samples is meaningful in a few dimensions only
     metrics = ("ed", "ed_floor", "ed_pvalue", "mmd2", "mmd2_floor", "fd10", "fd10_floor", "coverage_90",
