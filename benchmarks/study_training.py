@@ -95,10 +95,9 @@ def main(argv=None) -> int:
     record = {"benchmark": "study_training", "data": args.data, "runs": int(ds.sizes["sample"]),
               "torch": torch.__version__, "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
               "cpus": os.cpu_count(), "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    tmp.replace(args.out)
+    from uqgan.data.io import write_atomic
+
+    write_atomic(args.out, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
     print(f"wrote {args.out}")
     return 0
 

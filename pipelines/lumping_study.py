@@ -28,6 +28,7 @@ import numpy as np
 from scheme_study import history_difference  # pipelines/ is the script's directory
 
 from uqgan.config import CaseConfig, default_case
+from uqgan.data.io import write_atomic
 from uqgan.fem import PlateModel
 from uqgan.fem.explicit import energy_balance
 from uqgan.fem.submodel import SubModel
@@ -125,8 +126,7 @@ def main(argv=None) -> int:
         print(f"chain submodel {lumping}: {sub.n_dofs} zone dofs, stable {sub.stable_time_step_s:.4g} s, "
               f"step {dt:.4g} s, {rec['ms_per_sample']:.2f} ms/sample (batch 256); QoIs vs the Newmark full model: "
               + ", ".join(f"{s.name} {rec[s.name]:+.2%}" for s in QOI_SPECS))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2))
+    write_atomic(args.out, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
     print(f"wrote {args.out}")
     return 0
 

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from uqgan.config import default_case
+from uqgan.data.io import write_atomic
 from uqgan.fem import PlateModel
 from uqgan.physics.qoi import QOI_SPECS
 
@@ -75,8 +76,7 @@ def main(argv=None) -> int:
 
     record["vs_reference"] = {k: compare("reference", k) for k in runs if k != "reference"}
     record["explicit_vs_newmark"] = {h: compare(f"newmark_{h}", f"explicit_{h}") for h in ("h10", "h5")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2))
+    write_atomic(args.out, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
     print(f"wrote {args.out}")
     return 0
 
